@@ -1,0 +1,409 @@
+/*
+ * http: libmicrohttpd glue.  See http.h.
+ *
+ * Threads: libmicrohttpd's own pool of `threads` event loops; a request is
+ * handled entirely on the thread that read it.  Store connections come from
+ * a pool of the same size, so a thread never waits for another's connection
+ * unless it is in use by a request.
+ *
+ * Limits: the body limit is checked against Content-Length before any body
+ * byte is read, and again while a chunked body arrives; a request whose
+ * headers and body take longer than LIMIT_REQUEST_SECONDS is cut off; idle
+ * connections close after LIMIT_CONN_IDLE_SECONDS; at most LIMIT_CONNECTIONS
+ * are open at once.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "codes.h"
+#include "limits.h"
+#include "metrics.h"
+
+#define PATH_SENDINVOICE "/rest/virtualaccount/sendinvoice"
+
+/* A fixed set of store connections shared by the worker threads. */
+struct pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct store **free_list;
+    size_t nfree;
+    size_t size;
+};
+
+struct http_server {
+    struct MHD_Daemon *d;
+    struct svc_config sc;
+    size_t max_body;
+    struct pool pool;
+    atomic_int in_flight;
+    pthread_mutex_t log_mu;
+};
+
+enum route { R_SENDINVOICE, R_HEALTHZ, R_METRICS, R_NOT_FOUND };
+
+/* One request's state, from its first callback to its completion. */
+struct req {
+    struct timespec t0;
+    enum route route;
+    enum svc_body kind;
+    struct buf body;
+    size_t received;
+    bool too_big;
+    bool answered;
+    int status;
+    char method[8];
+    char path[201]; /* the URL, cut to 200 bytes, for the log */
+    struct svc_reply reply;
+};
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static struct store *pool_take(struct pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->nfree == 0)
+        pthread_cond_wait(&p->cv, &p->mu);
+    struct store *s = p->free_list[--p->nfree];
+    pthread_mutex_unlock(&p->mu);
+    return s;
+}
+
+static void pool_give(struct pool *p, struct store *s)
+{
+    pthread_mutex_lock(&p->mu);
+    p->free_list[p->nfree++] = s;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static enum MHD_Result send_bytes(struct MHD_Connection *c, struct req *r, int status,
+                                  const char *type, struct buf *b, bool replayed)
+{
+    size_t len = 0;
+    char *p = buf_steal(b, &len);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, p ? p : (char *)"", p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        free(p);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (replayed)
+        MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    if (status == 405)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+                                r->route == R_SENDINVOICE ? "POST" : "GET");
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    r->answered = true;
+    r->status = status;
+    return rc;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, struct req *r)
+{
+    return send_bytes(c, r, r->reply.http_status, "application/json", &r->reply.body,
+                      r->reply.replayed);
+}
+
+static enum MHD_Result send_http_error(struct http_server *s, struct MHD_Connection *c,
+                                       struct req *r, int status, const char *code)
+{
+    svc_http_error(&s->sc, status, code, &r->reply);
+    return send_reply(c, r);
+}
+
+/* "application/json; charset=UTF-8" -> is it exactly type, ignoring parameters? */
+static bool media_type_is(const char *v, const char *type)
+{
+    if (v == NULL)
+        return false;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(type);
+    if (strncasecmp(v, type, n) != 0)
+        return false;
+    v += n;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    return *v == '\0' || *v == ';';
+}
+
+static enum MHD_Result handle_first(struct http_server *s, struct MHD_Connection *c, struct req *r,
+                                    const char *url, const char *method)
+{
+    if (strcmp(url, PATH_SENDINVOICE) == 0)
+        r->route = R_SENDINVOICE;
+    else if (strcmp(url, "/healthz") == 0)
+        r->route = R_HEALTHZ;
+    else if (strcmp(url, "/metrics") == 0)
+        r->route = R_METRICS;
+    else
+        return send_http_error(s, c, r, 404, CODE_HTTP_404);
+
+    if (r->route != R_SENDINVOICE) {
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            return send_http_error(s, c, r, 405, CODE_HTTP_405);
+        struct buf b;
+        buf_init(&b, 1 << 20);
+        if (r->route == R_METRICS) {
+            metrics_render(&b);
+            return send_bytes(c, r, 200, "text/plain; version=0.0.4", &b, false);
+        }
+        struct store *st = pool_take(&s->pool);
+        enum vb_err e = st->ops->ping(st);
+        pool_give(&s->pool, st);
+        buf_adds(&b, e ? "{\"status\":\"unavailable\"}" : "{\"status\":\"ok\"}");
+        return send_bytes(c, r, e ? 503 : 200, "application/json", &b, false);
+    }
+    if (strcmp(method, "POST") != 0)
+        return send_http_error(s, c, r, 405, CODE_HTTP_405);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl != NULL) {
+        char *end = NULL;
+        unsigned long long v = strtoull(cl, &end, 10);
+        if (end == cl || v > s->max_body)
+            return send_http_error(s, c, r, 413, CODE_HTTP_413);
+    }
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (media_type_is(ct, "application/x-www-form-urlencoded"))
+        r->kind = SVC_FORM;
+    else if (media_type_is(ct, "application/json"))
+        r->kind = SVC_JSON;
+    else
+        return send_http_error(s, c, r, 415, CODE_HTTP_415);
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    struct http_server *s = cls;
+    struct req *r = *con_cls;
+    if (r == NULL) {
+        r = calloc(1, sizeof *r);
+        if (r == NULL)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &r->t0);
+        snprintf(r->method, sizeof r->method, "%s", method);
+        snprintf(r->path, sizeof r->path, "%s", url);
+        buf_init(&r->body, s->max_body);
+        svc_reply_init(&r->reply);
+        *con_cls = r;
+        atomic_fetch_add(&s->in_flight, 1);
+        return handle_first(s, c, r, url, method);
+    }
+    if (r->answered)
+        return MHD_YES;
+    if (*upload_size > 0) {
+        if (seconds_since(&r->t0) > LIMIT_REQUEST_SECONDS)
+            return MHD_NO; /* a trickling client: close the connection */
+        r->received += *upload_size;
+        if (!r->too_big && buf_add(&r->body, upload, *upload_size) != ERR_OK) {
+            r->too_big = true;
+            buf_free(&r->body);
+        }
+        /* past the limit the rest is read and dropped, bounded by the time
+         * limit above and by four times the limit here */
+        if (r->too_big && r->received / 4 > s->max_body)
+            return MHD_NO;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_big)
+        return send_http_error(s, c, r, 413, CODE_HTTP_413);
+    struct store *st = pool_take(&s->pool);
+    svc_sendinvoice(&s->sc, st, r->kind, r->body.p ? r->body.p : "", r->body.len, &r->reply);
+    pool_give(&s->pool, st);
+    buf_free(&r->body);
+    return send_reply(c, r);
+}
+
+static void log_request(struct http_server *s, const struct req *r, double secs)
+{
+    struct buf line;
+    buf_init(&line, 8192);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    buf_printf(&line, "{\"ts\":\"%s.%03ldZ\",\"method\":", ts, now.tv_nsec / 1000000);
+    buf_add_json_str(&line, r->method, strlen(r->method));
+    buf_adds(&line, ",\"path\":");
+    buf_add_json_str(&line, r->path, strlen(r->path));
+    buf_printf(&line, ",\"status\":%d,\"error_code\":\"%s\"", r->status,
+               r->reply.error_code[0] ? r->reply.error_code : "");
+    if (r->route == R_SENDINVOICE) {
+        buf_adds(&line, ",\"comm_code\":");
+        buf_add_json_str(&line, r->reply.comm_code, strlen(r->reply.comm_code));
+        buf_adds(&line, ",\"rq_uuid\":");
+        buf_add_json_str(&line, r->reply.rq_uuid, strlen(r->reply.rq_uuid));
+        buf_printf(&line, ",\"invoices\":%d,\"accepted\":%d,\"refused\":%d,\"replayed\":%s",
+                   r->reply.invoices, r->reply.accepted, r->reply.refused,
+                   r->reply.replayed ? "true" : "false");
+        if (r->reply.store_error[0]) {
+            buf_adds(&line, ",\"store_error\":");
+            buf_add_json_str(&line, r->reply.store_error, strlen(r->reply.store_error));
+        }
+    }
+    buf_printf(&line, ",\"latency_ms\":%.3f}\n", secs * 1000.0);
+    if (line.failed == ERR_OK) {
+        pthread_mutex_lock(&s->log_mu);
+        fwrite(line.p, 1, line.len, stderr);
+        fflush(stderr);
+        pthread_mutex_unlock(&s->log_mu);
+    }
+    buf_free(&line);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)toe;
+    (void)c;
+    struct http_server *s = cls;
+    struct req *r = *con_cls;
+    if (r == NULL)
+        return;
+    double secs = seconds_since(&r->t0);
+    if (r->answered && r->route == R_SENDINVOICE) {
+        metrics_request(r->reply.error_code, r->status, r->reply.replayed, r->reply.accepted,
+                        r->reply.refused, secs);
+    }
+    if (r->answered)
+        log_request(s, r, secs);
+    buf_free(&r->body);
+    svc_reply_free(&r->reply);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+static enum vb_err pool_open(struct pool *p, size_t n, const char *url, char *why, size_t whylen)
+{
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->free_list = calloc(n, sizeof *p->free_list);
+    if (p->free_list == NULL)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        enum vb_err e = store_open(url, &p->free_list[i], why, whylen);
+        if (e)
+            return e;
+        p->nfree++;
+        p->size++;
+    }
+    return ERR_OK;
+}
+
+static void pool_close(struct pool *p)
+{
+    for (size_t i = 0; i < p->nfree; i++)
+        store_close(p->free_list[i]);
+    free(p->free_list);
+    p->free_list = NULL;
+    p->nfree = 0;
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+}
+
+enum vb_err http_start(const struct http_config *hc, const struct svc_config *sc,
+                       struct http_server **out, int *bound, char *why, size_t whylen)
+{
+    struct http_server *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return ERR_NOMEM;
+    s->sc = *sc;
+    s->max_body = hc->max_body;
+    pthread_mutex_init(&s->log_mu, NULL);
+    enum vb_err e = pool_open(&s->pool, (size_t)hc->threads, hc->db_url, why, whylen);
+    if (e) {
+        pool_close(&s->pool);
+        free(s);
+        return e;
+    }
+
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port[16];
+    snprintf(port, sizeof port, "%d", hc->port);
+    int gai = getaddrinfo(hc->host, port, &hints, &ai);
+    if (gai != 0) {
+        snprintf(why, whylen, "cannot resolve %s: %s", hc->host, gai_strerror(gai));
+        pool_close(&s->pool);
+        free(s);
+        return ERR_INVALID;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)hc->threads,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_CONNECTIONS,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIMIT_CONN_IDLE_SECONDS,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    if (s->d == NULL) {
+        snprintf(why, whylen, "cannot listen on %s:%d", hc->host, hc->port);
+        freeaddrinfo(ai);
+        pool_close(&s->pool);
+        free(s);
+        return ERR_INVALID;
+    }
+    freeaddrinfo(ai);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_LISTEN_FD);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    *bound = hc->port;
+    if (info && getsockname(info->listen_fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET)
+            *bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else if (ss.ss_family == AF_INET6)
+            *bound = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    *out = s;
+    return ERR_OK;
+}
+
+void http_stop(struct http_server *s)
+{
+    if (s == NULL)
+        return;
+    MHD_socket lfd = MHD_quiesce_daemon(s->d);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (atomic_load(&s->in_flight) > 0 && seconds_since(&t0) < LIMIT_DRAIN_SECONDS) {
+        struct timespec ms = {0, 10 * 1000 * 1000};
+        nanosleep(&ms, NULL);
+    }
+    MHD_stop_daemon(s->d);
+    pool_close(&s->pool);
+    pthread_mutex_destroy(&s->log_mu);
+    free(s);
+}

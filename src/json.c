@@ -1,0 +1,367 @@
+/*
+ * json: validation by jansson, spans by jsmn.  See json.h.
+ *
+ * Untrusted text enters here.  jansson is the gatekeeper: nothing reaches
+ * jsmn unless jansson accepted the whole text, so jsmn's leniency (it does
+ * not check every comma) never decides anything.
+ */
+#include "json.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+
+void json_global_init(void)
+{
+    json_object_seed(0);
+}
+
+static enum vb_err validate(const char *text, size_t len)
+{
+    json_error_t jerr;
+    json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (v == NULL)
+        return ERR_INVALID;
+    json_decref(v);
+    return ERR_OK;
+}
+
+enum vb_err json_doc_parse(struct json_doc *d, const char *text, size_t len)
+{
+    memset(d, 0, sizeof *d);
+    if (len > INT32_MAX)
+        return ERR_TOOBIG;
+    enum vb_err rc = validate(text, len);
+    if (rc)
+        return rc;
+    jsmn_parser p;
+    jsmn_init(&p);
+    int n = jsmn_parse(&p, text, len, NULL, 0);
+    if (n <= 0)
+        return ERR_INVALID;
+    jsmntok_t *t = malloc(sizeof *t * (size_t)n);
+    struct json_tok *out = malloc(sizeof *out * (size_t)n);
+    if (t == NULL || out == NULL) {
+        free(t);
+        free(out);
+        return ERR_NOMEM;
+    }
+    jsmn_init(&p);
+    int got = jsmn_parse(&p, text, len, t, (unsigned)n);
+    if (got != n) {
+        free(t);
+        free(out);
+        return ERR_INVALID;
+    }
+    for (int i = 0; i < n; i++) {
+        out[i].start = t[i].start;
+        out[i].end = t[i].end;
+        out[i].size = t[i].size;
+        switch (t[i].type) {
+        case JSMN_OBJECT:
+            out[i].type = JSON_T_OBJECT;
+            break;
+        case JSMN_ARRAY:
+            out[i].type = JSON_T_ARRAY;
+            break;
+        case JSMN_STRING:
+            out[i].type = JSON_T_STRING;
+            break;
+        default: {
+            char c = text[t[i].start];
+            out[i].type = c == 't'   ? JSON_T_TRUE
+                          : c == 'f' ? JSON_T_FALSE
+                          : c == 'n' ? JSON_T_NULL
+                                     : JSON_T_NUMBER;
+        }
+        }
+    }
+    free(t);
+    d->text = text;
+    d->len = len;
+    d->tok = out;
+    d->ntok = n;
+    return ERR_OK;
+}
+
+void json_doc_free(struct json_doc *d)
+{
+    free(d->tok);
+    memset(d, 0, sizeof *d);
+}
+
+int json_next(const struct json_doc *d, int i)
+{
+    /* every token owes `size` children; keys own their value (size 1) */
+    int pending = 1;
+    while (pending > 0 && i < d->ntok) {
+        pending += d->tok[i].size - 1;
+        i++;
+    }
+    return i;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return c - 'A' + 10;
+}
+
+static unsigned read_u4(const char *s)
+{
+    return (unsigned)(hexval(s[0]) << 12 | hexval(s[1]) << 8 | hexval(s[2]) << 4 | hexval(s[3]));
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | cp >> 12);
+        o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | cp >> 18);
+    o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+size_t json_str_decode(const struct json_doc *d, int i, char *out)
+{
+    const char *s = d->text + d->tok[i].start;
+    size_t n = (size_t)(d->tok[i].end - d->tok[i].start);
+    size_t o = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (s[k] != '\\') {
+            out[o++] = s[k];
+            continue;
+        }
+        /* jansson has checked every escape, so each is complete */
+        char e = s[++k];
+        switch (e) {
+        case 'b':
+            out[o++] = '\b';
+            break;
+        case 'f':
+            out[o++] = '\f';
+            break;
+        case 'n':
+            out[o++] = '\n';
+            break;
+        case 'r':
+            out[o++] = '\r';
+            break;
+        case 't':
+            out[o++] = '\t';
+            break;
+        case 'u': {
+            unsigned cp = read_u4(s + k + 1);
+            k += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF && k + 6 < n + 1 && s[k + 1] == '\\' &&
+                s[k + 2] == 'u') {
+                unsigned lo = read_u4(s + k + 3);
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                k += 6;
+            }
+            o += put_utf8(out + o, cp);
+            break;
+        }
+        default: /* " \ / */
+            out[o++] = e;
+        }
+    }
+    return o;
+}
+
+bool json_str_eq(const struct json_doc *d, int i, const char *name, size_t n)
+{
+    const struct json_tok *t = &d->tok[i];
+    size_t len = (size_t)(t->end - t->start);
+    const char *s = d->text + t->start;
+    if (memchr(s, '\\', len) == NULL)
+        return len == n && memcmp(s, name, n) == 0;
+    if (len > 512)
+        return false; /* no name vabill looks for is that long */
+    char tmp[512];
+    size_t m = json_str_decode(d, i, tmp);
+    return m == n && memcmp(tmp, name, n) == 0;
+}
+
+/* One member of an object while it is being sorted. */
+struct member {
+    char *key;
+    size_t key_len;
+    char *val;
+    size_t val_len;
+};
+
+static int member_cmp(const void *a, const void *b)
+{
+    const struct member *x = a, *y = b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    if (c)
+        return c;
+    if (x->key_len != y->key_len)
+        return x->key_len < y->key_len ? -1 : 1;
+    n = x->val_len < y->val_len ? x->val_len : y->val_len;
+    c = memcmp(x->val, y->val, n);
+    if (c)
+        return c;
+    return x->val_len < y->val_len ? -1 : x->val_len > y->val_len;
+}
+
+static enum vb_err canon_str(const struct json_doc *d, int i, struct buf *out)
+{
+    size_t span = (size_t)(d->tok[i].end - d->tok[i].start);
+    char stackbuf[256];
+    char *tmp = span <= sizeof stackbuf ? stackbuf : malloc(span);
+    if (tmp == NULL)
+        return ERR_NOMEM;
+    size_t n = json_str_decode(d, i, tmp);
+    enum vb_err rc = buf_printf(out, "s%zu:", n);
+    if (!rc)
+        rc = buf_add(out, tmp, n);
+    if (tmp != stackbuf)
+        free(tmp);
+    return rc;
+}
+
+static enum vb_err canon(const struct json_doc *d, int *i, bool sort, struct buf *out)
+{
+    const struct json_tok *t = &d->tok[*i];
+    enum vb_err rc = ERR_OK;
+    switch (t->type) {
+    case JSON_T_STRING:
+        rc = canon_str(d, *i, out);
+        (*i)++;
+        return rc;
+    case JSON_T_NUMBER:
+        rc = buf_printf(out, "n%d:", t->end - t->start);
+        if (!rc)
+            rc = buf_add(out, d->text + t->start, (size_t)(t->end - t->start));
+        (*i)++;
+        return rc;
+    case JSON_T_TRUE:
+    case JSON_T_FALSE:
+    case JSON_T_NULL:
+        (*i)++;
+        return buf_addc(out, t->type == JSON_T_TRUE ? 't' : t->type == JSON_T_FALSE ? 'f' : 'z');
+    case JSON_T_ARRAY: {
+        int n = t->size;
+        (*i)++;
+        rc = buf_printf(out, "[%d", n);
+        for (int k = 0; k < n && !rc; k++)
+            rc = canon(d, i, true, out);
+        return rc ? rc : buf_addc(out, ']');
+    }
+    case JSON_T_OBJECT:
+        break;
+    }
+    int n = t->size;
+    (*i)++;
+    rc = buf_printf(out, "{%d", n);
+    if (rc)
+        return rc;
+    if (!sort) {
+        for (int k = 0; k < n && !rc; k++) {
+            rc = canon_str(d, *i, out);
+            (*i)++;
+            if (!rc)
+                rc = canon(d, i, true, out);
+        }
+        return rc ? rc : buf_addc(out, '}');
+    }
+    struct member *m = calloc((size_t)n + 1, sizeof *m);
+    if (m == NULL)
+        return ERR_NOMEM;
+    for (int k = 0; k < n && !rc; k++) {
+        struct buf kb, vb;
+        buf_init(&kb, out->max);
+        buf_init(&vb, out->max);
+        rc = canon_str(d, *i, &kb);
+        (*i)++;
+        if (!rc)
+            rc = canon(d, i, true, &vb);
+        m[k].key = buf_steal(&kb, &m[k].key_len);
+        m[k].val = buf_steal(&vb, &m[k].val_len);
+        if (!rc && (m[k].key == NULL || m[k].val == NULL))
+            rc = ERR_NOMEM;
+    }
+    if (!rc) {
+        qsort(m, (size_t)n, sizeof *m, member_cmp);
+        for (int k = 0; k < n && !rc; k++) {
+            rc = buf_add(out, m[k].key, m[k].key_len);
+            if (!rc)
+                rc = buf_add(out, m[k].val, m[k].val_len);
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        free(m[k].key);
+        free(m[k].val);
+    }
+    free(m);
+    return rc ? rc : buf_addc(out, '}');
+}
+
+enum vb_err json_canon(const struct json_doc *d, int i, bool sort_top, struct buf *out)
+{
+    int at = i;
+    return canon(d, &at, sort_top, out);
+}
+
+long json_utf8_chars(const char *s, size_t n)
+{
+    long chars = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n; chars++) {
+        unsigned c = u[i];
+        size_t len;
+        unsigned cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return -1;
+        }
+        if (i + len > n)
+            return -1;
+        for (size_t k = 1; k < len; k++) {
+            if ((u[i + k] & 0xC0) != 0x80)
+                return -1;
+            cp = cp << 6 | (u[i + k] & 0x3F);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return -1;
+        i += len;
+    }
+    return chars;
+}

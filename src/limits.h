@@ -1,0 +1,77 @@
+/*
+ * limits: every bound vabill enforces, in one place, with its unit and reason.
+ * SPEC numbers and code numbers can be compared here at a glance.
+ */
+#ifndef VABILL_LIMITS_H
+#define VABILL_LIMITS_H
+
+/* Request body, bytes: SPEC 1.4 step 1 default; --max-body overrides. */
+#define LIMIT_BODY_DEFAULT (4L * 1024 * 1024)
+/* Largest --max-body accepted, bytes: keeps one request's memory bounded. */
+#define LIMIT_BODY_MAX (64L * 1024 * 1024)
+
+/* Invoices per request: SPEC 1.1 / 1.4 step 10. */
+#define LIMIT_INVOICES 500
+
+/* Request field lengths, characters (SPEC 1.1). */
+#define LIMIT_RQ_UUID               255
+#define LIMIT_RQ_DATETIME           19
+#define LIMIT_COMM_CODE             32
+#define LIMIT_CCY                   3
+#define LIMIT_TOTAL_INVOICES_DIGITS 3
+
+/* Invoice field lengths, characters (SPEC 1.3). */
+#define LIMIT_DOC_NO              32
+#define LIMIT_MEMBER_CODE         32
+#define LIMIT_MEMBER_NAME         100
+#define LIMIT_DESCRIPTION         100
+#define LIMIT_INSTALLMENTS        999
+#define LIMIT_INSTALLMENT_DIGITS  3
+#define LIMIT_BILLING_DATE_DIGITS 2
+
+/* Money, hundredths: 999999999999999.99 (SPEC 1.3); 15 integer digits. */
+#define LIMIT_MONEY_HUNDREDTHS 99999999999999999LL
+#define LIMIT_MONEY_INT_DIGITS 15
+
+/* doc_ref_no, characters (SPEC 1.6): "VB" + 13 digits = 15 <= 50. */
+#define LIMIT_DOC_REF_NO 50
+
+/* VA numbers (SPEC 2). */
+#define LIMIT_BANK_CODE         3
+#define LIMIT_PREFIX            12
+#define LIMIT_VA_LENGTH_MIN     10
+#define LIMIT_VA_LENGTH_MAX     23
+#define LIMIT_VA_LENGTH_DEFAULT 16
+/* Bank channels per community: more than any real community has (Indonesia
+ * has a few dozen VA banks); bounds the per-invoice VA work. */
+#define LIMIT_BANKS 32
+/* VA lifetime, minutes: default 30 days (SPEC 2); at most 10 years. */
+#define LIMIT_VA_TTL_DEFAULT 43200
+#define LIMIT_VA_TTL_MAX     (10L * 366 * 24 * 60)
+
+/* Signature key, bytes: printable ASCII, long enough for any real key. */
+#define LIMIT_KEY 255
+
+/* Clock skew, seconds: SPEC 1.4 step 7 default; 0 turns the check off. */
+#define LIMIT_CLOCK_SKEW_DEFAULT 900
+#define LIMIT_CLOCK_SKEW_MAX     (7L * 24 * 3600)
+
+/* HTTP server. */
+/* Simultaneous connections: beyond this, new ones are refused at accept. */
+#define LIMIT_CONNECTIONS 1024
+/* Idle seconds before a connection is closed (keep-alive or stalled client). */
+#define LIMIT_CONN_IDLE_SECONDS 30
+/* Seconds one request may take to arrive (headers and body), so a client
+ * trickling bytes cannot hold a thread and a connection slot for ever. */
+#define LIMIT_REQUEST_SECONDS 60
+/* Worker threads: default and maximum. */
+#define LIMIT_THREADS_DEFAULT 4
+#define LIMIT_THREADS_MAX     256
+/* Seconds SIGTERM waits for requests in flight before closing anyway. */
+#define LIMIT_DRAIN_SECONDS 30
+
+/* Storage: milliseconds a transaction waits for a busy database before the
+ * request answers 0099 (SPEC 1.4: "stays busy for more than a few seconds"). */
+#define LIMIT_BUSY_MS 5000
+
+#endif

@@ -1,0 +1,508 @@
+/*
+ * service: the SPEC 1.4 processing order, step by step.  See service.h.
+ *
+ * Untrusted bytes enter here (the body) and leave as checked values: form or
+ * JSON decoding, the request field table, the invoice field table.  The
+ * request's decoded strings live in arenas sized from the body, so no
+ * per-field allocation happens and nothing outlives the call.
+ */
+#include "service.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codes.h"
+#include "dt.h"
+#include "fields.h"
+#include "form.h"
+#include "json.h"
+#include "resp.h"
+#include "sig.h"
+
+void svc_reply_init(struct svc_reply *r)
+{
+    memset(r, 0, sizeof *r);
+    buf_init(&r->body, SIZE_MAX / 2);
+}
+
+void svc_reply_free(struct svc_reply *r)
+{
+    buf_free(&r->body);
+}
+
+/* Everything one request owns while it is processed. */
+struct job {
+    const struct svc_config *cfg;
+    struct store *st;
+    struct svc_reply *reply;
+    int64_t now;
+    struct fv f[RQ_NFIELDS];
+    char *arena; /* decoded request fields */
+    struct json_doc body_doc;
+    struct json_doc inv_doc; /* invoices given as a string of JSON */
+    const struct json_doc *invd;
+    int inv_tok;
+    char *inv_arena; /* decoded invoice strings */
+    struct store_community comm;
+    bool have_comm;
+    struct invoice *inv;
+    struct store_result *res;
+    size_t ninv;
+};
+
+static void answer_failure(struct job *j, int http, const char *code, const char *what,
+                           size_t what_len)
+{
+    struct svc_reply *r = j->reply;
+    struct fail f = {code, what, what_len};
+    buf_reset(&r->body);
+    r->http_status = http;
+    snprintf(r->error_code, sizeof r->error_code, "%s", code);
+    resp_failure(&r->body, r->rq_uuid, strlen(r->rq_uuid), j->now, j->cfg->utc_offset_min, &f);
+}
+
+static void fail_named(struct job *j, const char *code, const char *what)
+{
+    answer_failure(j, 200, code, what, what ? strlen(what) : 0);
+}
+
+static void fail_system(struct job *j, const char *why)
+{
+    snprintf(j->reply->store_error, sizeof j->reply->store_error, "%s", why);
+    answer_failure(j, 503, CODE_SYSTEM, NULL, 0);
+}
+
+static enum fv_kind kind_of(enum json_type t)
+{
+    switch (t) {
+    case JSON_T_OBJECT:
+        return FV_OBJECT;
+    case JSON_T_ARRAY:
+        return FV_ARRAY;
+    case JSON_T_STRING:
+        return FV_STRING;
+    case JSON_T_NUMBER:
+        return FV_NUMBER;
+    case JSON_T_TRUE:
+    case JSON_T_FALSE:
+        return FV_BOOL;
+    case JSON_T_NULL:
+        return FV_NULL;
+    }
+    return FV_ABSENT;
+}
+
+/*
+ * Makes an fv of the JSON value at token i: strings are decoded into *arena
+ * (advanced, NUL-terminated), numbers point at their text.
+ */
+static void fv_from_json(const struct json_doc *d, int i, char **arena, struct fv *v)
+{
+    const struct json_tok *t = &d->tok[i];
+    v->kind = kind_of(t->type);
+    v->tok = i;
+    if (t->type == JSON_T_STRING) {
+        v->p = *arena;
+        v->n = json_str_decode(d, i, *arena);
+        (*arena)[v->n] = '\0';
+        *arena += v->n + 1;
+    } else {
+        v->p = d->text + t->start;
+        v->n = (size_t)(t->end - t->start);
+    }
+}
+
+/* Step 1 leftovers: turns the body into the request fields.  False when the
+ * body itself is malformed (0003 Invalid format = body). */
+static bool decode_body(struct job *j, enum svc_body kind, const char *body, size_t n)
+{
+    j->arena = malloc(n + RQ_NFIELDS + 1);
+    if (j->arena == NULL)
+        return false;
+    for (int k = 0; k < RQ_NFIELDS; k++)
+        j->f[k] = (struct fv){FV_ABSENT, NULL, 0, 0, -1};
+    if (kind == SVC_FORM) {
+        struct form_value vals[RQ_NFIELDS];
+        if (form_decode(body, n, rq_field_names, RQ_NFIELDS, j->arena, vals) != ERR_OK)
+            return false;
+        /* copy out so each value is NUL-terminated */
+        char *a = malloc(n + RQ_NFIELDS + 1);
+        if (a == NULL)
+            return false;
+        char *at = a;
+        for (int k = 0; k < RQ_NFIELDS; k++) {
+            if (vals[k].count == 0)
+                continue;
+            memcpy(at, vals[k].p, vals[k].n);
+            at[vals[k].n] = '\0';
+            j->f[k] = (struct fv){FV_STRING, at, vals[k].n, vals[k].count, -1};
+            at += vals[k].n + 1;
+        }
+        free(j->arena);
+        j->arena = a;
+        return true;
+    }
+    if (json_doc_parse(&j->body_doc, body, n) != ERR_OK || j->body_doc.tok[0].type != JSON_T_OBJECT)
+        return false;
+    const struct json_doc *d = &j->body_doc;
+    char *arena = j->arena;
+    int members = d->tok[0].size;
+    int i = 1;
+    for (int m = 0; m < members; m++) {
+        int key = i, val = i + 1;
+        for (int k = 0; k < RQ_NFIELDS; k++) {
+            if (!json_str_eq(d, key, rq_field_names[k], strlen(rq_field_names[k])))
+                continue;
+            if (j->f[k].count++ == 0) {
+                int count = j->f[k].count;
+                fv_from_json(d, val, &arena, &j->f[k]);
+                j->f[k].count = count;
+            }
+            break;
+        }
+        i = json_next(d, val);
+    }
+    return true;
+}
+
+/* The payload of SPEC 1.5 (ccy, total_invoices, invoices) as a SHA-256. */
+static bool payload_hash(struct job *j, const struct rq_values *rq, bool inv_ok,
+                         unsigned char out[STORE_HASH_LEN])
+{
+    struct buf c;
+    buf_init(&c, SIZE_MAX / 2);
+    buf_printf(&c, "ccy:%s;total:%d;invoices:", rq->ccy, rq->total_invoices);
+    if (inv_ok)
+        json_canon(j->invd, j->inv_tok, false, &c);
+    else
+        buf_adds(&c, "(not an object)");
+    unsigned int len = 0;
+    bool ok = c.failed == ERR_OK && EVP_Digest(c.p, c.len, out, &len, EVP_sha256(), NULL) == 1 &&
+              len == STORE_HASH_LEN;
+    buf_free(&c);
+    return ok;
+}
+
+/* Locates the invoices object (step 9's parse), in the body or in a string. */
+static bool locate_invoices(struct job *j)
+{
+    const struct fv *v = &j->f[RQ_INVOICES];
+    if (v->kind == FV_OBJECT) {
+        j->invd = &j->body_doc;
+        j->inv_tok = v->tok;
+        return true;
+    }
+    if (v->kind != FV_STRING)
+        return false;
+    if (json_doc_parse(&j->inv_doc, v->p, v->n) != ERR_OK)
+        return false;
+    j->invd = &j->inv_doc;
+    j->inv_tok = 0;
+    return j->inv_doc.tok[0].type == JSON_T_OBJECT;
+}
+
+/* A doc_no and where it stood, for finding duplicates by sorting. */
+struct key_at {
+    const char *p;
+    size_t n;
+    int index;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+    const struct key_at *x = a, *y = b;
+    size_t n = x->n < y->n ? x->n : y->n;
+    int c = memcmp(x->p, y->p, n);
+    if (c)
+        return c;
+    if (x->n != y->n)
+        return x->n < y->n ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Decodes the doc_nos; returns the index of the doc_no whose repeat comes
+ * first in the request, or -1 when all are distinct. */
+static int find_duplicate(struct key_at *keys, int n)
+{
+    struct key_at *sorted = malloc(sizeof *sorted * (size_t)(n ? n : 1));
+    if (sorted == NULL)
+        return -2;
+    memcpy(sorted, keys, sizeof *sorted * (size_t)n);
+    qsort(sorted, (size_t)n, sizeof *sorted, key_cmp);
+    int best_repeat = -1, best_first = -1;
+    for (int i = 0; i < n;) {
+        int g = i + 1;
+        while (g < n && sorted[g].n == sorted[i].n &&
+               memcmp(sorted[g].p, sorted[i].p, sorted[i].n) == 0)
+            g++;
+        /* sorted[i + 1] is the second occurrence of its doc_no */
+        if (g - i >= 2 && (best_repeat < 0 || sorted[i + 1].index < best_repeat)) {
+            best_repeat = sorted[i + 1].index;
+            best_first = sorted[i].index;
+        }
+        i = g;
+    }
+    free(sorted);
+    return best_first;
+}
+
+/* Steps 9 to 11 before the store: the invoices object, its doc_nos, counts,
+ * and every invoice's fields.  False when the request is refused (answered). */
+static bool check_invoices(struct job *j, const struct rq_values *rq, bool inv_ok)
+{
+    if (!inv_ok) {
+        fail_named(j, CODE_FORMAT, "invoices");
+        return false;
+    }
+    const struct json_doc *d = j->invd;
+    int count = d->tok[j->inv_tok].size;
+    j->inv_arena = malloc((size_t)(d->tok[j->inv_tok].end - d->tok[j->inv_tok].start) +
+                          (size_t)json_next(d, j->inv_tok) + 1);
+    struct key_at *keys = malloc(sizeof *keys * (size_t)(count ? count : 1));
+    int *val_tok = malloc(sizeof *val_tok * (size_t)(count ? count : 1));
+    if (j->inv_arena == NULL || keys == NULL || val_tok == NULL) {
+        free(keys);
+        free(val_tok);
+        fail_system(j, "out of memory");
+        return false;
+    }
+    char *arena = j->inv_arena;
+    int i = j->inv_tok + 1;
+    for (int m = 0; m < count; m++) {
+        struct fv k;
+        fv_from_json(d, i, &arena, &k);
+        keys[m] = (struct key_at){k.p, k.n, m};
+        val_tok[m] = i + 1;
+        i = json_next(d, i + 1);
+    }
+    bool ok = false;
+    int dup = find_duplicate(keys, count);
+    if (dup == -2) {
+        fail_system(j, "out of memory");
+    } else if (dup >= 0) {
+        answer_failure(j, 200, CODE_DUP_DOC, keys[dup].p, keys[dup].n);
+    } else if (count == 0) {
+        fail_named(j, CODE_MANDATORY, "invoices");
+    } else if (count > LIMIT_INVOICES || rq->total_invoices > LIMIT_INVOICES) {
+        fail_named(j, CODE_MAXIMUM, NULL);
+    } else if (count != rq->total_invoices) {
+        fail_named(j, CODE_TOTAL, NULL);
+    } else {
+        ok = true;
+    }
+    j->reply->invoices = count;
+    if (ok) {
+        j->ninv = (size_t)count;
+        j->inv = calloc((size_t)count, sizeof *j->inv);
+        j->res = calloc((size_t)count, sizeof *j->res);
+        if (j->inv == NULL || j->res == NULL) {
+            fail_system(j, "out of memory");
+            ok = false;
+        }
+    }
+    for (int m = 0; ok && m < count; m++) {
+        struct inv_members mem;
+        memset(&mem, 0, sizeof mem);
+        int v = val_tok[m];
+        if (d->tok[v].type == JSON_T_OBJECT) {
+            int members = d->tok[v].size;
+            int t = v + 1;
+            for (int k = 0; k < members; k++) {
+                int field, alias;
+                const struct json_tok *kt = &d->tok[t];
+                char name[256];
+                size_t span = (size_t)(kt->end - kt->start);
+                if (span < sizeof name) {
+                    size_t nn = json_str_decode(d, t, name);
+                    if (fields_invoice_slot(name, nn, &field, &alias)) {
+                        struct fv *slot = &mem.v[field][alias];
+                        if (slot->count++ == 0) {
+                            fv_from_json(d, t + 1, &arena, slot);
+                            slot->count = 1;
+                        }
+                    }
+                }
+                t = json_next(d, t + 1);
+            }
+        }
+        fields_check_invoice(keys[m].p, keys[m].n, &mem, &j->inv[m]);
+    }
+    free(keys);
+    free(val_tok);
+    return ok;
+}
+
+static void count_outcomes(struct job *j)
+{
+    for (size_t i = 0; i < j->ninv; i++) {
+        if (j->res[i].outcome == OUT_ACCEPTED)
+            j->reply->accepted++;
+        else
+            j->reply->refused++;
+    }
+}
+
+/* Steps 4 to 11 once the fields are well formed. */
+static void process(struct job *j, const struct rq_values *rq)
+{
+    struct svc_reply *r = j->reply;
+    /* 4. community */
+    enum vb_err e = j->st->ops->community_get(j->st, rq->comm_code, &j->comm);
+    if (e == ERR_NOTFOUND || (e == ERR_OK && !j->comm.enabled)) {
+        j->have_comm = e == ERR_OK;
+        fail_named(j, CODE_COMMUNITY, NULL);
+        return;
+    }
+    if (e) {
+        fail_system(j, j->st->errmsg);
+        return;
+    }
+    j->have_comm = true;
+    snprintf(r->comm_code, sizeof r->comm_code, "%s", rq->comm_code);
+
+    /* 5. signature */
+    struct sig_part parts[] = {
+        {rq->rq_uuid, rq->rq_uuid_len},
+        {rq->rq_datetime, DT_LEN},
+        {rq->comm_code, strlen(rq->comm_code)},
+        {j->comm.key, strlen(j->comm.key)},
+    };
+    char expected[SIG_HEX_LEN + 1];
+    if (!sig_compute(parts, 4, "SENDINVOICE", expected)) {
+        fail_system(j, "out of memory");
+        return;
+    }
+    if (!sig_equal(rq->signature, SIG_HEX_LEN, expected)) {
+        fail_named(j, CODE_SIGNATURE, NULL);
+        return;
+    }
+
+    /* 6. idempotency: the payload needs the invoices parsed */
+    bool inv_ok = locate_invoices(j);
+    unsigned char hash[STORE_HASH_LEN], stored[STORE_HASH_LEN];
+    if (!payload_hash(j, rq, inv_ok, hash)) {
+        fail_system(j, "cannot hash the payload");
+        return;
+    }
+    e = j->st->ops->request_get(j->st, j->comm.id, rq->rq_uuid, rq->rq_uuid_len, stored, &r->body);
+    if (e == ERR_OK) {
+        if (memcmp(hash, stored, STORE_HASH_LEN) == 0) {
+            r->http_status = 200;
+            r->replayed = true;
+            snprintf(r->error_code, sizeof r->error_code, "%s", CODE_SUCCESS);
+        } else {
+            fail_named(j, CODE_DUP_REQUEST, NULL);
+        }
+        return;
+    }
+    if (e != ERR_NOTFOUND) {
+        fail_system(j, j->st->errmsg);
+        return;
+    }
+
+    /* 7. clock skew */
+    int64_t skew = j->now - rq->rq_time;
+    if (j->cfg->clock_skew > 0 && (skew > j->cfg->clock_skew || -skew > j->cfg->clock_skew)) {
+        fail_named(j, CODE_EXPIRED_RQ, NULL);
+        return;
+    }
+    /* 8. currency */
+    if (strcmp(rq->ccy, j->comm.ccy) != 0) {
+        fail_named(j, CODE_CURRENCY, NULL);
+        return;
+    }
+    /* 9-11. invoices, counts, fields */
+    if (!check_invoices(j, rq, inv_ok))
+        return;
+
+    /* 11. the store decides 0002 / 0012 and allocates serials */
+    int offset = j->cfg->utc_offset_min;
+    struct store_unit u;
+    memset(&u, 0, sizeof u);
+    u.comm = &j->comm;
+    u.rq_uuid = rq->rq_uuid;
+    u.rq_uuid_len = rq->rq_uuid_len;
+    memcpy(u.payload_hash, hash, STORE_HASH_LEN);
+    u.now = j->now;
+    u.inv = j->inv;
+    u.n = j->ninv;
+    u.res = j->res;
+    u.render = resp_batch;
+    u.render_ctx = &offset;
+    buf_init(&u.response, SIZE_MAX / 2);
+    struct store_unit *units[1] = {&u};
+    j->st->ops->commit_units(j->st, units, 1);
+    switch (u.status) {
+    case UNIT_COMMITTED:
+        count_outcomes(j);
+        /* fall through */
+    case UNIT_REPLAY:
+        buf_free(&r->body);
+        r->body = u.response;
+        r->http_status = 200;
+        r->replayed = u.status == UNIT_REPLAY;
+        snprintf(r->error_code, sizeof r->error_code, "%s", CODE_SUCCESS);
+        return;
+    case UNIT_CONFLICT:
+        buf_free(&u.response);
+        fail_named(j, CODE_DUP_REQUEST, NULL);
+        return;
+    case UNIT_FAILED:
+        buf_free(&u.response);
+        fail_system(j, j->st->errmsg[0] ? j->st->errmsg : err_str(u.err));
+        return;
+    }
+}
+
+void svc_sendinvoice(const struct svc_config *cfg, struct store *st, enum svc_body kind,
+                     const char *body, size_t n, struct svc_reply *reply)
+{
+    struct job j;
+    memset(&j, 0, sizeof j);
+    j.cfg = cfg;
+    j.st = st;
+    j.reply = reply;
+    j.now = dt_now();
+    st->errmsg[0] = '\0';
+
+    if (!decode_body(&j, kind, body, n)) {
+        if (j.arena == NULL)
+            fail_system(&j, "out of memory");
+        else
+            fail_named(&j, CODE_FORMAT, "body");
+        goto out;
+    }
+    if (fields_rq_uuid_ok(&j.f[RQ_UUID])) {
+        memcpy(reply->rq_uuid, j.f[RQ_UUID].p, j.f[RQ_UUID].n);
+        reply->rq_uuid[j.f[RQ_UUID].n] = '\0';
+    }
+    struct rq_values rq;
+    struct fail f;
+    if (!fields_check_request(j.f, cfg->utc_offset_min, &rq, &f)) {
+        answer_failure(&j, 200, f.code, f.what, f.what_len);
+        goto out;
+    }
+    process(&j, &rq);
+out:
+    if (j.have_comm)
+        store_community_wipe(&j.comm);
+    free(j.inv);
+    free(j.res);
+    free(j.inv_arena);
+    free(j.arena);
+    json_doc_free(&j.inv_doc);
+    json_doc_free(&j.body_doc);
+}
+
+void svc_http_error(const struct svc_config *cfg, int http_status, const char *code,
+                    struct svc_reply *reply)
+{
+    struct job j;
+    memset(&j, 0, sizeof j);
+    j.cfg = cfg;
+    j.reply = reply;
+    j.now = dt_now();
+    answer_failure(&j, http_status, code, NULL, 0);
+}

@@ -1,0 +1,61 @@
+/*
+ * store: picks the backend for a --db URL, and helpers shared by backends.
+ */
+#include "store.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *store_default_url(const char *given)
+{
+    if (given && *given)
+        return given;
+    const char *env = getenv("VABILL_DB");
+    if (env && *env)
+        return env;
+    return "./vabill.db";
+}
+
+enum vb_err store_open(const char *url, struct store **out, char *why, size_t whylen)
+{
+    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
+        snprintf(why, whylen, "this build has no PostgreSQL store yet");
+        return ERR_INVALID;
+    }
+    const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
+    if (*path == '\0') {
+        snprintf(why, whylen, "empty database path");
+        return ERR_INVALID;
+    }
+    return store_sqlite_ops.open(path, out, why, whylen);
+}
+
+void store_close(struct store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+void store_community_wipe(struct store_community *c)
+{
+    OPENSSL_cleanse(c->key, sizeof c->key);
+}
+
+void store_invoice_free(struct store_invoice *inv)
+{
+    if (inv == NULL)
+        return;
+    free(inv->doc_no);
+    free(inv->member_code);
+    free(inv->member_name);
+    free(inv->description);
+    free(inv->rq_uuid);
+    free(inv);
+}
+
+void store_doc_ref_no(int64_t id, char *out)
+{
+    snprintf(out, LIMIT_DOC_REF_NO + 1, "VB%013lld", (long long)id);
+}

@@ -1,0 +1,159 @@
+/*
+ * store: the storage interface.  One table of operations, one backend per
+ * file (store_sqlite.c; PostgreSQL later), chosen by the --db URL.  Nothing
+ * above this header includes a database library's header.
+ *
+ * A write of sendinvoice is a unit of work (struct store_unit): the checked
+ * invoices of one request.  The backend decides each invoice's outcome
+ * (accepted with a serial, 0002 already listed, 0012 exhausted), calls the
+ * unit's render callback to make the response bytes, and commits invoices,
+ * VA numbers and response in one durable transaction.  Races are decided by
+ * unique constraints: (community, doc_no), (bank, va_number),
+ * (community, rq_uuid).  commit_units takes several units so a writer
+ * thread can later group-commit them, each in its own savepoint.
+ */
+#ifndef VABILL_STORE_H
+#define VABILL_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+#include "fields.h"
+#include "limits.h"
+
+#define STORE_HASH_LEN 32
+
+struct store_bank {
+    char bank_code[LIMIT_BANK_CODE + 1];
+    char prefix[LIMIT_PREFIX + 1];
+};
+
+struct store_community {
+    int64_t id;
+    char code[LIMIT_COMM_CODE + 1];
+    char ccy[LIMIT_CCY + 1];
+    char key[LIMIT_KEY + 1]; /* secret: wiped by store_community_free */
+    int va_length;
+    int va_ttl_min;
+    bool enabled;
+    int64_t next_serial;
+    size_t nbanks;
+    struct store_bank banks[LIMIT_BANKS]; /* ascending bank_code */
+};
+
+/* What happened to one invoice of a unit. */
+enum store_outcome {
+    OUT_REFUSED,   /* its fields failed (invoice.fail); the store did nothing */
+    OUT_ACCEPTED,  /* stored with id and serial */
+    OUT_LISTED,    /* 0002: the community already has this doc_no */
+    OUT_EXHAUSTED, /* 0012: no serial left */
+};
+
+struct store_result {
+    enum store_outcome outcome;
+    int64_t id; /* invoice id (doc_ref_no is derived from it) */
+    int64_t serial;
+};
+
+enum store_unit_status {
+    UNIT_COMMITTED, /* stored; response holds the rendered answer */
+    UNIT_REPLAY,    /* the rq_uuid was already processed with this payload: response holds it */
+    UNIT_CONFLICT,  /* the rq_uuid was already processed with another payload (0010) */
+    UNIT_FAILED,    /* nothing stored; err says why */
+};
+
+struct store_unit {
+    /* in */
+    const struct store_community *comm;
+    const char *rq_uuid;
+    size_t rq_uuid_len;
+    unsigned char payload_hash[STORE_HASH_LEN];
+    int64_t now; /* accepted-at, UTC seconds */
+    const struct invoice *inv;
+    size_t n;
+    /* renders the answer once outcomes are known; ERR_OK or a failure */
+    enum vb_err (*render)(struct store_unit *u, struct buf *out);
+    void *render_ctx;
+    /* out */
+    struct store_result *res; /* n entries, caller-allocated */
+    enum store_unit_status status;
+    enum vb_err err;
+    struct buf response;
+};
+
+/* An invoice as stored, for `invoice show` and later status services. */
+struct store_invoice {
+    int64_t id;
+    char comm_code[LIMIT_COMM_CODE + 1];
+    char *doc_no;
+    char *member_code;
+    char *member_name; /* NULL when absent */
+    int64_t amount, total_amount, installment_amount, balance_payment_amount;
+    bool has_balance;
+    int number_of_installment, billing_date;
+    char *description; /* NULL when absent */
+    char status[8];    /* open, paid, closed */
+    int64_t outstanding;
+    int64_t accepted_at, expires_at; /* UTC seconds */
+    char *rq_uuid;
+    int64_t serial;
+    size_t nva;
+    struct store_va {
+        char bank_code[LIMIT_BANK_CODE + 1];
+        char va_number[LIMIT_VA_LENGTH_MAX + 1];
+    } va[LIMIT_BANKS];
+};
+
+struct store;
+
+struct store_ops {
+    const char *name;
+    /* Opens (creating and migrating the schema) the store at target; on
+     * failure writes a reason for the operator into why[0..whylen). */
+    enum vb_err (*open)(const char *target, struct store **out, char *why, size_t whylen);
+    void (*close)(struct store *s);
+    /* ERR_OK while the store answers. */
+    enum vb_err (*ping)(struct store *s);
+    /* The community with this code (enabled or not), ERR_NOTFOUND if none. */
+    enum vb_err (*community_get)(struct store *s, const char *code, struct store_community *out);
+    /* Adds c (id, next_serial ignored).  ERR_EXISTS, ERR_COLLIDE. */
+    enum vb_err (*community_add)(struct store *s, const struct store_community *c);
+    /* All communities in code order; *out is the caller's (free()), keys wiped. */
+    enum vb_err (*community_list)(struct store *s, struct store_community **out, size_t *n);
+    enum vb_err (*community_set_enabled)(struct store *s, const char *code, bool enabled);
+    /* The stored answer of (community, rq_uuid): ERR_NOTFOUND if none. */
+    enum vb_err (*request_get)(struct store *s, int64_t comm_id, const char *rq_uuid, size_t n,
+                               unsigned char hash[STORE_HASH_LEN], struct buf *response);
+    /* Applies units; each ends with its own status. ERR_OK unless the whole
+     * batch failed (then every unit is UNIT_FAILED). */
+    enum vb_err (*commit_units)(struct store *s, struct store_unit **units, size_t n);
+    enum vb_err (*invoice_get)(struct store *s, const char *comm_code, const char *doc_no,
+                               size_t doc_no_len, struct store_invoice **out);
+};
+
+/* Every backend's handle starts with this. */
+struct store {
+    const struct store_ops *ops;
+    char errmsg[256]; /* the backend's text for the last failure: logs only */
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+/* Opens the store named by a --db URL: a path, sqlite:PATH, or (later)
+ * postgresql://...  ERR_INVALID for a URL no backend takes. */
+enum vb_err store_open(const char *url, struct store **out, char *why, size_t whylen);
+void store_close(struct store *s);
+
+/* The URL from --db, else VABILL_DB, else ./vabill.db. */
+const char *store_default_url(const char *given);
+
+void store_community_wipe(struct store_community *c);
+void store_invoice_free(struct store_invoice *inv);
+
+/* "VB" + 13 digits. out has room for LIMIT_DOC_REF_NO + 1 bytes. */
+void store_doc_ref_no(int64_t id, char *out);
+
+#endif

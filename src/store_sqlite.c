@@ -1,0 +1,766 @@
+/*
+ * store_sqlite: the embedded SQLite backend of the storage interface.
+ *
+ * One connection per struct store; a connection is used by one thread at a
+ * time.  WAL with synchronous=FULL: a COMMIT returns only after the WAL is
+ * fsynced, so an answer never leaves before its data is durable.  Writers
+ * take the write lock up front (BEGIN IMMEDIATE) and wait at most
+ * LIMIT_BUSY_MS for it; past that the request answers 0099.  Every SQL
+ * statement is prepared once per connection and bound, never formatted.
+ */
+#include "store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "va.h"
+
+/* Schema migrations: element k takes the schema from version k to k + 1.
+ * Numbered the same way for every backend. */
+static const char *const migrations[] = {
+    /* 1: communities, bank channels, invoices with their life, VA numbers,
+     * remembered answers */
+    "CREATE TABLE community ("
+    " id INTEGER PRIMARY KEY,"
+    " code TEXT NOT NULL UNIQUE,"
+    " sig_key TEXT NOT NULL,"
+    " ccy TEXT NOT NULL,"
+    " va_length INTEGER NOT NULL,"
+    " va_ttl_min INTEGER NOT NULL,"
+    " enabled INTEGER NOT NULL DEFAULT 1,"
+    " next_serial INTEGER NOT NULL DEFAULT 1,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE bank_channel ("
+    " community_id INTEGER NOT NULL REFERENCES community(id),"
+    " bank_code TEXT NOT NULL,"
+    " prefix TEXT NOT NULL,"
+    " PRIMARY KEY (community_id, bank_code));"
+    "CREATE INDEX bank_channel_bank ON bank_channel(bank_code, prefix);"
+    "CREATE TABLE invoice ("
+    " id INTEGER PRIMARY KEY,"
+    " community_id INTEGER NOT NULL REFERENCES community(id),"
+    " doc_no TEXT NOT NULL,"
+    " member_code TEXT NOT NULL,"
+    " member_name TEXT,"
+    " amount INTEGER NOT NULL,"
+    " total_amount INTEGER NOT NULL,"
+    " number_of_installment INTEGER NOT NULL,"
+    " installment_amount INTEGER NOT NULL,"
+    " balance_payment_amount INTEGER,"
+    " description TEXT,"
+    " billing_date INTEGER NOT NULL,"
+    " serial INTEGER NOT NULL,"
+    " status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'paid', 'closed')),"
+    " outstanding INTEGER NOT NULL CHECK (outstanding >= 0),"
+    " accepted_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " rq_uuid TEXT NOT NULL,"
+    " UNIQUE (community_id, doc_no),"
+    " UNIQUE (community_id, serial));"
+    "CREATE TABLE va ("
+    " bank_code TEXT NOT NULL,"
+    " va_number TEXT NOT NULL,"
+    " invoice_id INTEGER NOT NULL REFERENCES invoice(id),"
+    " PRIMARY KEY (bank_code, va_number)) WITHOUT ROWID;"
+    "CREATE INDEX va_invoice ON va(invoice_id);"
+    "CREATE TABLE request ("
+    " community_id INTEGER NOT NULL REFERENCES community(id),"
+    " rq_uuid TEXT NOT NULL,"
+    " payload_hash BLOB NOT NULL,"
+    " response BLOB NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY (community_id, rq_uuid));",
+};
+#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+enum stmt_id {
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_SAVEPOINT,
+    S_RELEASE,
+    S_ROLLBACK_TO,
+    S_PING,
+    S_COMM_GET,
+    S_COMM_BANKS,
+    S_COMM_LIST,
+    S_COMM_ENABLE,
+    S_COMM_INSERT,
+    S_BANK_INSERT,
+    S_PREFIX_COLLIDE,
+    S_REQ_GET,
+    S_REQ_INSERT,
+    S_SERIAL_GET,
+    S_SERIAL_SET,
+    S_INV_INSERT,
+    S_INV_EXISTS,
+    S_VA_INSERT,
+    S_INV_GET,
+    S_INV_VAS,
+    S_COUNT
+};
+
+static const char *const sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT unit",
+    [S_RELEASE] = "RELEASE unit",
+    [S_ROLLBACK_TO] = "ROLLBACK TO unit",
+    [S_PING] = "SELECT 1",
+    [S_COMM_GET] = "SELECT id, code, sig_key, ccy, va_length, va_ttl_min, enabled, next_serial"
+                   " FROM community WHERE code = ?1",
+    [S_COMM_BANKS] = "SELECT bank_code, prefix FROM bank_channel WHERE community_id = ?1"
+                     " ORDER BY bank_code",
+    [S_COMM_LIST] = "SELECT code FROM community ORDER BY code",
+    [S_COMM_ENABLE] = "UPDATE community SET enabled = ?2 WHERE code = ?1",
+    [S_COMM_INSERT] = "INSERT INTO community (code, sig_key, ccy, va_length, va_ttl_min, "
+                      "enabled, next_serial, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 1, 1, ?6)",
+    [S_BANK_INSERT] = "INSERT INTO bank_channel (community_id, bank_code, prefix)"
+                      " VALUES (?1, ?2, ?3)",
+    [S_PREFIX_COLLIDE] = "SELECT c.code, b.prefix FROM bank_channel b"
+                         " JOIN community c ON c.id = b.community_id"
+                         " WHERE b.bank_code = ?1 AND (substr(?2, 1, length(b.prefix)) = b.prefix"
+                         " OR substr(b.prefix, 1, length(?2)) = ?2) LIMIT 1",
+    [S_REQ_GET] = "SELECT payload_hash, response FROM request"
+                  " WHERE community_id = ?1 AND rq_uuid = ?2",
+    [S_REQ_INSERT] = "INSERT INTO request (community_id, rq_uuid, payload_hash, response, "
+                     "created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_SERIAL_GET] = "SELECT next_serial FROM community WHERE id = ?1",
+    [S_SERIAL_SET] = "UPDATE community SET next_serial = ?2 WHERE id = ?1",
+    [S_INV_INSERT] =
+        "INSERT INTO invoice (community_id, doc_no, member_code, member_name, amount, "
+        "total_amount, number_of_installment, installment_amount, balance_payment_amount, "
+        "description, billing_date, serial, status, outstanding, accepted_at, expires_at, "
+        "rq_uuid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'open', ?5, ?13, "
+        "?14, ?15) ON CONFLICT (community_id, doc_no) DO NOTHING",
+    [S_INV_EXISTS] = "SELECT 1 FROM invoice WHERE community_id = ?1 AND doc_no = ?2",
+    [S_VA_INSERT] = "INSERT INTO va (bank_code, va_number, invoice_id) VALUES (?1, ?2, ?3)",
+    [S_INV_GET] = "SELECT i.id, c.code, i.doc_no, i.member_code, i.member_name, i.amount,"
+                  " i.total_amount, i.number_of_installment, i.installment_amount,"
+                  " i.balance_payment_amount, i.description, i.billing_date, i.status,"
+                  " i.outstanding, i.accepted_at, i.expires_at, i.rq_uuid, i.serial"
+                  " FROM invoice i JOIN community c ON c.id = i.community_id"
+                  " WHERE c.code = ?1 AND i.doc_no = ?2",
+    [S_INV_VAS] = "SELECT bank_code, va_number FROM va WHERE invoice_id = ?1 ORDER BY bank_code",
+};
+
+struct sq {
+    struct store base;
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT];
+};
+
+static enum vb_err fail(struct sq *s, int rc)
+{
+    snprintf(s->base.errmsg, sizeof s->base.errmsg, "sqlite: %s (%d)", sqlite3_errmsg(s->db), rc);
+    int prim = rc & 0xff;
+    if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+        return ERR_BUSY;
+    if (prim == SQLITE_NOMEM)
+        return ERR_NOMEM;
+    return ERR_STORE;
+}
+
+/* Resets a statement for its next use. */
+static sqlite3_stmt *stmt(struct sq *s, enum stmt_id id)
+{
+    sqlite3_stmt *st = s->st[id];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+/* Runs a statement that returns no rows. */
+static enum vb_err exec_stmt(struct sq *s, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? ERR_OK : fail(s, rc);
+}
+
+static enum vb_err exec_id(struct sq *s, enum stmt_id id)
+{
+    return exec_stmt(s, stmt(s, id));
+}
+
+static void rollback(struct sq *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        exec_id(s, S_ROLLBACK);
+}
+
+static void sq_close(struct store *base)
+{
+    struct sq *s = (struct sq *)base;
+    if (s == NULL)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static enum vb_err exec_sql(struct sq *s, const char *text)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(s->db, text, NULL, NULL, &msg);
+    sqlite3_free(msg);
+    return rc == SQLITE_OK ? ERR_OK : fail(s, rc);
+}
+
+/* Brings the schema to the newest version inside one write transaction, so
+ * two programs opening a fresh file at once cannot both migrate it. */
+static enum vb_err migrate(struct sq *s)
+{
+    enum vb_err rc = exec_sql(s, "BEGIN IMMEDIATE");
+    if (rc)
+        return rc;
+    rc = exec_sql(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    int version = 0;
+    sqlite3_stmt *st = NULL;
+    if (!rc) {
+        int src = sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM schema_version",
+                                     -1, &st, NULL);
+        if (src != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+            rc = fail(s, sqlite3_errcode(s->db));
+        else
+            version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    if (!rc && version > NMIGRATIONS) {
+        snprintf(s->base.errmsg, sizeof s->base.errmsg,
+                 "schema version %d is newer than this program (%d)", version, NMIGRATIONS);
+        rc = ERR_STORE;
+    }
+    for (int v = version; !rc && v < NMIGRATIONS; v++) {
+        rc = exec_sql(s, migrations[v]);
+        if (!rc) {
+            char ins[80];
+            snprintf(ins, sizeof ins, "INSERT INTO schema_version (version) VALUES (%d)", v + 1);
+            rc = exec_sql(s, ins);
+        }
+    }
+    if (rc) {
+        exec_sql(s, "ROLLBACK");
+        return rc;
+    }
+    return exec_sql(s, "COMMIT");
+}
+
+static enum vb_err sq_open(const char *path, struct store **out, char *why, size_t whylen)
+{
+    struct sq *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return ERR_NOMEM;
+    s->base.ops = &store_sqlite_ops;
+    /* the file holds signature keys: create it readable by its owner only
+     * (SQLite gives the -wal and -shm files the same mode) */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    int rc = sqlite3_open_v2(
+        path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    enum vb_err err = ERR_OK;
+    if (rc != SQLITE_OK) {
+        err = s->db ? fail(s, rc) : ERR_NOMEM;
+        goto out;
+    }
+    sqlite3_busy_timeout(s->db, LIMIT_BUSY_MS);
+    sqlite3_extended_result_codes(s->db, 1);
+    err = exec_sql(s, "PRAGMA journal_mode = WAL");
+    if (!err)
+        err = exec_sql(s, "PRAGMA synchronous = FULL");
+    if (!err)
+        err = exec_sql(s, "PRAGMA foreign_keys = ON");
+    if (!err)
+        err = migrate(s);
+    for (int i = 0; !err && i < S_COUNT; i++) {
+        rc = sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
+        if (rc != SQLITE_OK)
+            err = fail(s, rc);
+    }
+out:
+    if (err) {
+        snprintf(why, whylen, "%s: %s", path, s->base.errmsg[0] ? s->base.errmsg : err_str(err));
+        sq_close(&s->base);
+        return err;
+    }
+    *out = &s->base;
+    return ERR_OK;
+}
+
+static enum vb_err sq_ping(struct store *base)
+{
+    struct sq *s = (struct sq *)base;
+    return exec_id(s, S_PING);
+}
+
+static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+static enum vb_err sq_community_get(struct store *base, const char *code,
+                                    struct store_community *out)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st = stmt(s, S_COMM_GET);
+    sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return ERR_NOTFOUND;
+    }
+    if (rc != SQLITE_ROW) {
+        enum vb_err e = fail(s, rc);
+        sqlite3_reset(st);
+        return e;
+    }
+    struct store_community c;
+    memset(&c, 0, sizeof c);
+    c.id = sqlite3_column_int64(st, 0);
+    copy_text(c.code, sizeof c.code, st, 1);
+    copy_text(c.key, sizeof c.key, st, 2);
+    copy_text(c.ccy, sizeof c.ccy, st, 3);
+    c.va_length = sqlite3_column_int(st, 4);
+    c.va_ttl_min = sqlite3_column_int(st, 5);
+    c.enabled = sqlite3_column_int(st, 6) != 0;
+    c.next_serial = sqlite3_column_int64(st, 7);
+    sqlite3_reset(st);
+
+    st = stmt(s, S_COMM_BANKS);
+    sqlite3_bind_int64(st, 1, c.id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && c.nbanks < LIMIT_BANKS) {
+        copy_text(c.banks[c.nbanks].bank_code, sizeof c.banks[0].bank_code, st, 0);
+        copy_text(c.banks[c.nbanks].prefix, sizeof c.banks[0].prefix, st, 1);
+        c.nbanks++;
+    }
+    enum vb_err e = rc == SQLITE_DONE || rc == SQLITE_ROW ? ERR_OK : fail(s, rc);
+    sqlite3_reset(st);
+    if (!e)
+        *out = c;
+    store_community_wipe(&c);
+    return e;
+}
+
+static enum vb_err sq_community_add(struct store *base, const struct store_community *c)
+{
+    struct sq *s = (struct sq *)base;
+    enum vb_err e = exec_id(s, S_BEGIN);
+    if (e)
+        return e;
+    sqlite3_stmt *st = stmt(s, S_COMM_GET);
+    sqlite3_bind_text(st, 1, c->code, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) {
+        e = ERR_EXISTS;
+        goto out;
+    }
+    if (rc != SQLITE_DONE) {
+        e = fail(s, rc);
+        goto out;
+    }
+    for (size_t i = 0; i < c->nbanks; i++) {
+        st = stmt(s, S_PREFIX_COLLIDE);
+        sqlite3_bind_text(st, 1, c->banks[i].bank_code, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, c->banks[i].prefix, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            snprintf(s->base.errmsg, sizeof s->base.errmsg,
+                     "prefix %s on bank %s collides with prefix %s of community %s",
+                     c->banks[i].prefix, c->banks[i].bank_code,
+                     (const char *)sqlite3_column_text(st, 1),
+                     (const char *)sqlite3_column_text(st, 0));
+            sqlite3_reset(st);
+            e = ERR_COLLIDE;
+            goto out;
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            e = fail(s, rc);
+            goto out;
+        }
+    }
+    st = stmt(s, S_COMM_INSERT);
+    sqlite3_bind_text(st, 1, c->code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->ccy, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, c->va_length);
+    sqlite3_bind_int(st, 5, c->va_ttl_min);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+    e = exec_stmt(s, st);
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    for (size_t i = 0; !e && i < c->nbanks; i++) {
+        st = stmt(s, S_BANK_INSERT);
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, c->banks[i].bank_code, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, c->banks[i].prefix, -1, SQLITE_STATIC);
+        e = exec_stmt(s, st);
+    }
+    if (!e)
+        e = exec_id(s, S_COMMIT);
+out:
+    if (e)
+        rollback(s);
+    return e;
+}
+
+static enum vb_err sq_community_list(struct store *base, struct store_community **out, size_t *n)
+{
+    struct sq *s = (struct sq *)base;
+    size_t cap = 0, count = 0;
+    char **codes = NULL;
+    sqlite3_stmt *st = stmt(s, S_COMM_LIST);
+    int rc;
+    enum vb_err e = ERR_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **grown = realloc(codes, cap * sizeof *codes);
+            if (grown == NULL) {
+                e = ERR_NOMEM;
+                break;
+            }
+            codes = grown;
+        }
+        codes[count] = strdup((const char *)sqlite3_column_text(st, 0));
+        if (codes[count] == NULL) {
+            e = ERR_NOMEM;
+            break;
+        }
+        count++;
+    }
+    if (!e && rc != SQLITE_DONE)
+        e = fail(s, rc);
+    sqlite3_reset(st);
+    struct store_community *list = NULL;
+    if (!e && count) {
+        list = calloc(count, sizeof *list);
+        if (list == NULL)
+            e = ERR_NOMEM;
+    }
+    for (size_t i = 0; !e && i < count; i++) {
+        e = sq_community_get(base, codes[i], &list[i]);
+        store_community_wipe(&list[i]);
+    }
+    for (size_t i = 0; i < count; i++)
+        free(codes[i]);
+    free(codes);
+    if (e) {
+        free(list);
+        return e;
+    }
+    *out = list;
+    *n = count;
+    return ERR_OK;
+}
+
+static enum vb_err sq_community_set_enabled(struct store *base, const char *code, bool enabled)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st = stmt(s, S_COMM_ENABLE);
+    sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, enabled ? 1 : 0);
+    enum vb_err e = exec_stmt(s, st);
+    if (!e && sqlite3_changes(s->db) == 0)
+        return ERR_NOTFOUND;
+    return e;
+}
+
+/* Looks up a remembered answer; ERR_NOTFOUND when there is none. */
+static enum vb_err request_lookup(struct sq *s, int64_t comm_id, const char *rq_uuid, size_t n,
+                                  unsigned char hash[STORE_HASH_LEN], struct buf *response)
+{
+    sqlite3_stmt *st = stmt(s, S_REQ_GET);
+    sqlite3_bind_int64(st, 1, comm_id);
+    sqlite3_bind_text(st, 2, rq_uuid, (int)n, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    enum vb_err e = ERR_OK;
+    if (rc == SQLITE_ROW) {
+        const void *h = sqlite3_column_blob(st, 0);
+        int hn = sqlite3_column_bytes(st, 0);
+        if (h == NULL || hn != STORE_HASH_LEN) {
+            memset(hash, 0, STORE_HASH_LEN);
+        } else {
+            memcpy(hash, h, STORE_HASH_LEN);
+        }
+        buf_reset(response);
+        e = buf_add(response, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+    } else if (rc == SQLITE_DONE) {
+        e = ERR_NOTFOUND;
+    } else {
+        e = fail(s, rc);
+    }
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum vb_err sq_request_get(struct store *base, int64_t comm_id, const char *rq_uuid,
+                                  size_t n, unsigned char hash[STORE_HASH_LEN],
+                                  struct buf *response)
+{
+    return request_lookup((struct sq *)base, comm_id, rq_uuid, n, hash, response);
+}
+
+static void bind_opt_text(sqlite3_stmt *st, int col, const char *p, size_t n)
+{
+    if (p)
+        sqlite3_bind_text(st, col, p, (int)n, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, col);
+}
+
+/* Stores one accepted invoice and its VA numbers; OUT_LISTED when the
+ * community already has its doc_no (the unique constraint decides). */
+static enum vb_err insert_invoice(struct sq *s, const struct store_unit *u,
+                                  const struct invoice *inv, int64_t serial, struct store_result *r)
+{
+    const struct store_community *c = u->comm;
+    sqlite3_stmt *st = stmt(s, S_INV_INSERT);
+    sqlite3_bind_int64(st, 1, c->id);
+    sqlite3_bind_text(st, 2, inv->doc_no, (int)inv->doc_no_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, inv->member_code, (int)inv->member_code_len, SQLITE_STATIC);
+    bind_opt_text(st, 4, inv->member_name, inv->member_name_len);
+    sqlite3_bind_int64(st, 5, inv->amount);
+    sqlite3_bind_int64(st, 6, inv->total_amount);
+    sqlite3_bind_int(st, 7, inv->number_of_installment);
+    sqlite3_bind_int64(st, 8, inv->installment_amount);
+    if (inv->has_balance)
+        sqlite3_bind_int64(st, 9, inv->balance_payment_amount);
+    else
+        sqlite3_bind_null(st, 9);
+    bind_opt_text(st, 10, inv->description, inv->description_len);
+    sqlite3_bind_int(st, 11, inv->billing_date);
+    sqlite3_bind_int64(st, 12, serial);
+    sqlite3_bind_int64(st, 13, u->now);
+    sqlite3_bind_int64(st, 14, u->now + (int64_t)c->va_ttl_min * 60);
+    sqlite3_bind_text(st, 15, u->rq_uuid, (int)u->rq_uuid_len, SQLITE_STATIC);
+    enum vb_err e = exec_stmt(s, st);
+    if (e)
+        return e;
+    if (sqlite3_changes(s->db) == 0) {
+        r->outcome = OUT_LISTED;
+        return ERR_OK;
+    }
+    r->outcome = OUT_ACCEPTED;
+    r->id = sqlite3_last_insert_rowid(s->db);
+    r->serial = serial;
+    for (size_t b = 0; b < c->nbanks; b++) {
+        char va[VA_MAX];
+        if (!va_format(c->banks[b].prefix, c->va_length, serial, va)) {
+            snprintf(s->base.errmsg, sizeof s->base.errmsg, "serial %lld does not fit bank %s",
+                     (long long)serial, c->banks[b].bank_code);
+            return ERR_STORE;
+        }
+        st = stmt(s, S_VA_INSERT);
+        sqlite3_bind_text(st, 1, c->banks[b].bank_code, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, va, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, r->id);
+        e = exec_stmt(s, st);
+        if (e)
+            return e;
+    }
+    return ERR_OK;
+}
+
+/* The largest serial every channel of c can hold. */
+static int64_t max_serial(const struct store_community *c)
+{
+    int width = 99;
+    for (size_t b = 0; b < c->nbanks; b++) {
+        int w = va_channel_width(c->va_length, strlen(c->banks[b].prefix));
+        if (w < width)
+            width = w;
+    }
+    return c->nbanks ? va_max_serial(width) : 0;
+}
+
+/* One unit inside the open transaction, in its own savepoint. */
+static enum vb_err apply_unit(struct sq *s, struct store_unit *u)
+{
+    unsigned char hash[STORE_HASH_LEN];
+    enum vb_err e = request_lookup(s, u->comm->id, u->rq_uuid, u->rq_uuid_len, hash, &u->response);
+    if (e == ERR_OK) {
+        u->status =
+            memcmp(hash, u->payload_hash, STORE_HASH_LEN) == 0 ? UNIT_REPLAY : UNIT_CONFLICT;
+        return ERR_OK;
+    }
+    if (e != ERR_NOTFOUND)
+        return e;
+
+    sqlite3_stmt *st = stmt(s, S_SERIAL_GET);
+    sqlite3_bind_int64(st, 1, u->comm->id);
+    int rc = sqlite3_step(st);
+    int64_t serial = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return fail(s, rc);
+    int64_t limit = max_serial(u->comm);
+
+    for (size_t i = 0; i < u->n; i++) {
+        const struct invoice *inv = &u->inv[i];
+        struct store_result *r = &u->res[i];
+        memset(r, 0, sizeof *r);
+        if (inv->fail.code) {
+            r->outcome = OUT_REFUSED;
+            continue;
+        }
+        if (serial > limit) {
+            st = stmt(s, S_INV_EXISTS);
+            sqlite3_bind_int64(st, 1, u->comm->id);
+            sqlite3_bind_text(st, 2, inv->doc_no, (int)inv->doc_no_len, SQLITE_STATIC);
+            rc = sqlite3_step(st);
+            sqlite3_reset(st);
+            if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                return fail(s, rc);
+            r->outcome = rc == SQLITE_ROW ? OUT_LISTED : OUT_EXHAUSTED;
+            continue;
+        }
+        e = insert_invoice(s, u, inv, serial, r);
+        if (e)
+            return e;
+        if (r->outcome == OUT_ACCEPTED)
+            serial++;
+    }
+    st = stmt(s, S_SERIAL_SET);
+    sqlite3_bind_int64(st, 1, u->comm->id);
+    sqlite3_bind_int64(st, 2, serial);
+    e = exec_stmt(s, st);
+    if (e)
+        return e;
+
+    buf_reset(&u->response);
+    e = u->render(u, &u->response);
+    if (e)
+        return e;
+    st = stmt(s, S_REQ_INSERT);
+    sqlite3_bind_int64(st, 1, u->comm->id);
+    sqlite3_bind_text(st, 2, u->rq_uuid, (int)u->rq_uuid_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, u->payload_hash, STORE_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, u->response.p, (int)u->response.len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, u->now);
+    e = exec_stmt(s, st);
+    if (!e)
+        u->status = UNIT_COMMITTED;
+    return e;
+}
+
+static enum vb_err sq_commit_units(struct store *base, struct store_unit **units, size_t n)
+{
+    struct sq *s = (struct sq *)base;
+    enum vb_err e = exec_id(s, S_BEGIN);
+    for (size_t i = 0; !e && i < n; i++) {
+        struct store_unit *u = units[i];
+        u->status = UNIT_FAILED;
+        u->err = exec_id(s, S_SAVEPOINT);
+        if (!u->err)
+            u->err = apply_unit(s, u);
+        if (u->err) {
+            u->status = UNIT_FAILED;
+            exec_id(s, S_ROLLBACK_TO);
+        }
+        /* RELEASE of a rolled-back savepoint just closes it */
+        if (exec_id(s, S_RELEASE) != ERR_OK && !u->err) {
+            u->err = ERR_STORE;
+            u->status = UNIT_FAILED;
+        }
+    }
+    if (!e)
+        e = exec_id(s, S_COMMIT);
+    if (e) {
+        rollback(s);
+        for (size_t i = 0; i < n; i++) {
+            units[i]->status = UNIT_FAILED;
+            units[i]->err = e;
+        }
+    }
+    return e;
+}
+
+static char *col_strdup(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static enum vb_err sq_invoice_get(struct store *base, const char *comm_code, const char *doc_no,
+                                  size_t doc_no_len, struct store_invoice **out)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st = stmt(s, S_INV_GET);
+    sqlite3_bind_text(st, 1, comm_code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, doc_no, (int)doc_no_len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        enum vb_err e = rc == SQLITE_DONE ? ERR_NOTFOUND : fail(s, rc);
+        sqlite3_reset(st);
+        return e;
+    }
+    struct store_invoice *inv = calloc(1, sizeof *inv);
+    if (inv == NULL) {
+        sqlite3_reset(st);
+        return ERR_NOMEM;
+    }
+    inv->id = sqlite3_column_int64(st, 0);
+    copy_text(inv->comm_code, sizeof inv->comm_code, st, 1);
+    inv->doc_no = col_strdup(st, 2);
+    inv->member_code = col_strdup(st, 3);
+    inv->member_name = col_strdup(st, 4);
+    inv->amount = sqlite3_column_int64(st, 5);
+    inv->total_amount = sqlite3_column_int64(st, 6);
+    inv->number_of_installment = sqlite3_column_int(st, 7);
+    inv->installment_amount = sqlite3_column_int64(st, 8);
+    inv->has_balance = sqlite3_column_type(st, 9) != SQLITE_NULL;
+    inv->balance_payment_amount = sqlite3_column_int64(st, 9);
+    inv->description = col_strdup(st, 10);
+    inv->billing_date = sqlite3_column_int(st, 11);
+    copy_text(inv->status, sizeof inv->status, st, 12);
+    inv->outstanding = sqlite3_column_int64(st, 13);
+    inv->accepted_at = sqlite3_column_int64(st, 14);
+    inv->expires_at = sqlite3_column_int64(st, 15);
+    inv->rq_uuid = col_strdup(st, 16);
+    inv->serial = sqlite3_column_int64(st, 17);
+    sqlite3_reset(st);
+    if (inv->doc_no == NULL || inv->member_code == NULL || inv->rq_uuid == NULL) {
+        store_invoice_free(inv);
+        return ERR_NOMEM;
+    }
+    st = stmt(s, S_INV_VAS);
+    sqlite3_bind_int64(st, 1, inv->id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && inv->nva < LIMIT_BANKS) {
+        copy_text(inv->va[inv->nva].bank_code, sizeof inv->va[0].bank_code, st, 0);
+        copy_text(inv->va[inv->nva].va_number, sizeof inv->va[0].va_number, st, 1);
+        inv->nva++;
+    }
+    enum vb_err e = rc == SQLITE_DONE || rc == SQLITE_ROW ? ERR_OK : fail(s, rc);
+    sqlite3_reset(st);
+    if (e) {
+        store_invoice_free(inv);
+        return e;
+    }
+    *out = inv;
+    return ERR_OK;
+}
+
+const struct store_ops store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .ping = sq_ping,
+    .community_get = sq_community_get,
+    .community_add = sq_community_add,
+    .community_list = sq_community_list,
+    .community_set_enabled = sq_community_set_enabled,
+    .request_get = sq_request_get,
+    .commit_units = sq_commit_units,
+    .invoice_get = sq_invoice_get,
+};

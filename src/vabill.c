@@ -1,0 +1,444 @@
+/*
+ * vabill: the command-line tool (SPEC 4): schema, communities, invoices,
+ * signatures.  Every failure is one line on standard error starting
+ * "vabill: " and a non-zero exit: 1 for a refused or failed action, 2 for
+ * a usage mistake.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "dt.h"
+#include "json.h"
+#include "limits.h"
+#include "money.h"
+#include "sig.h"
+#include "store.h"
+#include "va.h"
+
+enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+static const char usage[] =
+    "usage: vabill [--db URL] init\n"
+    "       vabill [--db URL] community add CODE --key KEY --bank BANK:PREFIX [--bank ...]\n"
+    "                         [--ccy IDR] [--va-length 16] [--va-ttl MINUTES]\n"
+    "       vabill [--db URL] community list | show CODE | disable CODE | enable CODE\n"
+    "       vabill [--db URL] [--utc-offset +HH:MM] invoice show CODE DOC_NO\n"
+    "       vabill sign --key KEY --rq-uuid U --rq-datetime D --comm-code C\n";
+
+/* Options common to all commands, pulled out of argv wherever they stand. */
+struct global {
+    const char *db;
+    int offset;
+};
+
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("vabill: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+static bool parse_long(const char *s, long lo, long hi, long *out)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end != '\0' || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool alnum_code(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > LIMIT_COMM_CODE)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+            return false;
+    }
+    return true;
+}
+
+static int open_store(const struct global *g, struct store **out)
+{
+    char why[512] = "";
+    enum vb_err e = store_open(store_default_url(g->db), out, why, sizeof why);
+    if (e)
+        return fail(EXIT_FAIL, "cannot open the store: %s", why[0] ? why : err_str(e));
+    return 0;
+}
+
+static int cmd_init(const struct global *g, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 0)
+        return fail(EXIT_USAGE, "init takes no arguments");
+    struct store *s;
+    int rc = open_store(g, &s);
+    if (rc)
+        return rc;
+    store_close(s);
+    return 0;
+}
+
+static int community_add(const struct global *g, int argc, char **argv)
+{
+    struct store_community c;
+    memset(&c, 0, sizeof c);
+    const char *code = NULL, *key = NULL;
+    long va_length = LIMIT_VA_LENGTH_DEFAULT, ttl = LIMIT_VA_TTL_DEFAULT;
+    snprintf(c.ccy, sizeof c.ccy, "IDR");
+    int rc = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] != '-') {
+            if (code)
+                return fail(EXIT_USAGE, "community add takes one CODE (got also %s)", a);
+            code = a;
+            continue;
+        }
+        if (i + 1 >= argc)
+            return fail(EXIT_USAGE, "%s needs a value", a);
+        const char *v = argv[++i];
+        if (strcmp(a, "--key") == 0) {
+            key = v;
+        } else if (strcmp(a, "--ccy") == 0) {
+            if (strlen(v) != 3 || v[0] < 'A' || v[0] > 'Z' || v[1] < 'A' || v[1] > 'Z' ||
+                v[2] < 'A' || v[2] > 'Z')
+                return fail(EXIT_FAIL, "--ccy must be three upper-case letters: %s", v);
+            snprintf(c.ccy, sizeof c.ccy, "%s", v);
+        } else if (strcmp(a, "--va-length") == 0) {
+            if (!parse_long(v, LIMIT_VA_LENGTH_MIN, LIMIT_VA_LENGTH_MAX, &va_length))
+                return fail(EXIT_FAIL, "--va-length must be %d to %d: %s", LIMIT_VA_LENGTH_MIN,
+                            LIMIT_VA_LENGTH_MAX, v);
+        } else if (strcmp(a, "--va-ttl") == 0) {
+            if (!parse_long(v, 1, LIMIT_VA_TTL_MAX, &ttl))
+                return fail(EXIT_FAIL, "--va-ttl must be 1 to %ld minutes: %s",
+                            (long)LIMIT_VA_TTL_MAX, v);
+        } else if (strcmp(a, "--bank") == 0) {
+            const char *colon = strchr(v, ':');
+            char bank[8] = "", prefix[32] = "";
+            if (colon && (size_t)(colon - v) < sizeof bank && strlen(colon + 1) < sizeof prefix) {
+                memcpy(bank, v, (size_t)(colon - v));
+                bank[colon - v] = '\0';
+                snprintf(prefix, sizeof prefix, "%s", colon + 1);
+            }
+            if (!va_bank_code_valid(bank))
+                return fail(EXIT_FAIL, "--bank must be BANK:PREFIX with a 3-digit bank code: %s",
+                            v);
+            if (!va_prefix_valid(prefix))
+                return fail(EXIT_FAIL, "--bank prefix must be 1 to %d digits: %s", LIMIT_PREFIX, v);
+            if (c.nbanks == LIMIT_BANKS)
+                return fail(EXIT_FAIL, "at most %d banks per community", LIMIT_BANKS);
+            for (size_t k = 0; k < c.nbanks; k++)
+                if (strcmp(c.banks[k].bank_code, bank) == 0)
+                    return fail(EXIT_FAIL, "bank %s given twice", bank);
+            snprintf(c.banks[c.nbanks].bank_code, sizeof c.banks[0].bank_code, "%s", bank);
+            snprintf(c.banks[c.nbanks].prefix, sizeof c.banks[0].prefix, "%s", prefix);
+            c.nbanks++;
+        } else {
+            return fail(EXIT_USAGE, "unknown option for community add: %s", a);
+        }
+    }
+    if (code == NULL)
+        return fail(EXIT_USAGE, "community add needs a CODE");
+    if (!alnum_code(code))
+        return fail(EXIT_FAIL, "community code must be 1 to 32 letters and digits: %s", code);
+    if (key == NULL || *key == '\0')
+        return fail(EXIT_USAGE, "community add needs --key KEY");
+    size_t kl = strlen(key);
+    if (kl > LIMIT_KEY)
+        return fail(EXIT_FAIL, "--key must be at most %d characters", LIMIT_KEY);
+    for (size_t i = 0; i < kl; i++)
+        if (key[i] <= 0x20 || key[i] > 0x7e)
+            return fail(EXIT_FAIL, "--key must be printable ASCII without blanks");
+    if (c.nbanks == 0)
+        return fail(EXIT_USAGE, "community add needs at least one --bank BANK:PREFIX");
+    for (size_t k = 0; k < c.nbanks; k++)
+        if (va_channel_width((int)va_length, strlen(c.banks[k].prefix)) < 1)
+            return fail(EXIT_FAIL, "prefix %s leaves no digit for the serial in a %ld-digit VA",
+                        c.banks[k].prefix, va_length);
+    /* list_va order: ascending bank code */
+    for (size_t a = 1; a < c.nbanks; a++)
+        for (size_t b = a; b > 0 && strcmp(c.banks[b - 1].bank_code, c.banks[b].bank_code) > 0;
+             b--) {
+            struct store_bank t = c.banks[b];
+            c.banks[b] = c.banks[b - 1];
+            c.banks[b - 1] = t;
+        }
+    snprintf(c.code, sizeof c.code, "%s", code);
+    snprintf(c.key, sizeof c.key, "%s", key);
+    c.va_length = (int)va_length;
+    c.va_ttl_min = (int)ttl;
+
+    struct store *s;
+    rc = open_store(g, &s);
+    if (rc) {
+        store_community_wipe(&c);
+        return rc;
+    }
+    enum vb_err e = s->ops->community_add(s, &c);
+    store_community_wipe(&c);
+    if (e == ERR_EXISTS)
+        rc = fail(EXIT_FAIL, "community %s already exists", code);
+    else if (e == ERR_COLLIDE)
+        rc = fail(EXIT_FAIL, "%s", s->errmsg);
+    else if (e)
+        rc = fail(EXIT_FAIL, "cannot add community %s: %s", code, s->errmsg);
+    else
+        printf("community %s added\n", code);
+    store_close(s);
+    return rc;
+}
+
+static void print_banks(const struct store_community *c, struct buf *out, bool json)
+{
+    for (size_t k = 0; k < c->nbanks; k++) {
+        if (json)
+            buf_printf(out, "%s{\"bank_code\":\"%s\",\"prefix\":\"%s\"}", k ? "," : "",
+                       c->banks[k].bank_code, c->banks[k].prefix);
+        else
+            buf_printf(out, "%s%s:%s", k ? "," : "", c->banks[k].bank_code, c->banks[k].prefix);
+    }
+}
+
+static int community_list(struct store *s)
+{
+    struct store_community *list = NULL;
+    size_t n = 0;
+    enum vb_err e = s->ops->community_list(s, &list, &n);
+    if (e)
+        return fail(EXIT_FAIL, "cannot list communities: %s", s->errmsg);
+    for (size_t i = 0; i < n; i++) {
+        struct buf b;
+        buf_init(&b, 1 << 16);
+        print_banks(&list[i], &b, false);
+        printf("%s %s %s %s\n", list[i].code, list[i].ccy, list[i].enabled ? "enabled" : "disabled",
+               b.p ? b.p : "");
+        buf_free(&b);
+    }
+    free(list);
+    return 0;
+}
+
+static int community_show(struct store *s, const char *code)
+{
+    struct store_community c;
+    enum vb_err e = s->ops->community_get(s, code, &c);
+    if (e == ERR_NOTFOUND)
+        return fail(EXIT_FAIL, "no community %s", code);
+    if (e)
+        return fail(EXIT_FAIL, "cannot read community %s: %s", code, s->errmsg);
+    store_community_wipe(&c);
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    buf_printf(&b,
+               "{\"code\":\"%s\",\"ccy\":\"%s\",\"enabled\":%s,\"va_length\":%d,\"va_ttl\":%d,"
+               "\"next_serial\":%lld,\"banks\":[",
+               c.code, c.ccy, c.enabled ? "true" : "false", c.va_length, c.va_ttl_min,
+               (long long)c.next_serial);
+    print_banks(&c, &b, true);
+    buf_adds(&b, "]}\n");
+    fwrite(b.p, 1, b.len, stdout);
+    buf_free(&b);
+    return 0;
+}
+
+static int cmd_community(const struct global *g, int argc, char **argv)
+{
+    if (argc < 1)
+        return fail(EXIT_USAGE, "community needs a subcommand: add, list, show, disable, enable");
+    const char *sub = argv[0];
+    if (strcmp(sub, "add") == 0)
+        return community_add(g, argc - 1, argv + 1);
+    bool list = strcmp(sub, "list") == 0;
+    bool show = strcmp(sub, "show") == 0;
+    bool dis = strcmp(sub, "disable") == 0, en = strcmp(sub, "enable") == 0;
+    if (!list && !show && !dis && !en)
+        return fail(EXIT_USAGE, "unknown community subcommand: %s", sub);
+    if (list ? argc != 1 : argc != 2)
+        return fail(EXIT_USAGE,
+                    list ? "community list takes no arguments"
+                         : "community %s needs exactly one CODE",
+                    sub);
+    struct store *s;
+    int rc = open_store(g, &s);
+    if (rc)
+        return rc;
+    if (list) {
+        rc = community_list(s);
+    } else if (show) {
+        rc = community_show(s, argv[1]);
+    } else {
+        enum vb_err e = s->ops->community_set_enabled(s, argv[1], en);
+        if (e == ERR_NOTFOUND)
+            rc = fail(EXIT_FAIL, "no community %s", argv[1]);
+        else if (e)
+            rc = fail(EXIT_FAIL, "cannot %s community %s: %s", sub, argv[1], s->errmsg);
+        else
+            printf("community %s %sd\n", argv[1], sub);
+    }
+    store_close(s);
+    return rc;
+}
+
+static void json_money(struct buf *b, const char *name, int64_t v)
+{
+    char m[24];
+    money_format(v, m);
+    buf_printf(b, ",\"%s\":\"%s\"", name, m);
+}
+
+static void json_text(struct buf *b, const char *name, const char *v)
+{
+    buf_printf(b, ",\"%s\":", name);
+    if (v)
+        buf_add_json_str(b, v, strlen(v));
+    else
+        buf_adds(b, "null");
+}
+
+static int cmd_invoice(const struct global *g, int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "show") != 0)
+        return fail(EXIT_USAGE, "invoice needs a subcommand: show");
+    if (argc != 3)
+        return fail(EXIT_USAGE, "invoice show needs CODE DOC_NO");
+    struct store *s;
+    int rc = open_store(g, &s);
+    if (rc)
+        return rc;
+    struct store_invoice *inv = NULL;
+    enum vb_err e = s->ops->invoice_get(s, argv[1], argv[2], strlen(argv[2]), &inv);
+    if (e == ERR_NOTFOUND) {
+        rc = fail(EXIT_FAIL, "no invoice %s in community %s", argv[2], argv[1]);
+    } else if (e) {
+        rc = fail(EXIT_FAIL, "cannot read invoice: %s", s->errmsg);
+    } else {
+        struct buf b;
+        buf_init(&b, 1 << 20);
+        char ref[LIMIT_DOC_REF_NO + 1], at[DT_LEN + 1], exp[DT_LEN + 1];
+        store_doc_ref_no(inv->id, ref);
+        dt_format(inv->accepted_at, g->offset, at);
+        dt_format(inv->expires_at, g->offset, exp);
+        buf_adds(&b, "{\"comm_code\":");
+        buf_add_json_str(&b, inv->comm_code, strlen(inv->comm_code));
+        json_text(&b, "doc_no", inv->doc_no);
+        json_text(&b, "doc_ref_no", ref);
+        json_text(&b, "status", inv->status);
+        json_text(&b, "member_code", inv->member_code);
+        json_text(&b, "member_name", inv->member_name);
+        json_money(&b, "amount", inv->amount);
+        json_money(&b, "total_amount", inv->total_amount);
+        buf_printf(&b, ",\"number_of_installment\":%d", inv->number_of_installment);
+        json_money(&b, "installment_amount", inv->installment_amount);
+        if (inv->has_balance)
+            json_money(&b, "balance_payment_amount", inv->balance_payment_amount);
+        else
+            buf_adds(&b, ",\"balance_payment_amount\":null");
+        json_text(&b, "description", inv->description);
+        buf_printf(&b, ",\"billing_date\":%d", inv->billing_date);
+        json_money(&b, "outstanding_amount", inv->outstanding);
+        json_text(&b, "accepted_at", at);
+        json_text(&b, "expired", exp);
+        json_text(&b, "rq_uuid", inv->rq_uuid);
+        buf_adds(&b, ",\"list_va\":[");
+        for (size_t k = 0; k < inv->nva; k++)
+            buf_printf(&b, "%s{\"bank_code\":\"%s\",\"va_number\":\"%s\"}", k ? "," : "",
+                       inv->va[k].bank_code, inv->va[k].va_number);
+        buf_adds(&b, "]}\n");
+        fwrite(b.p, 1, b.len, stdout);
+        buf_free(&b);
+    }
+    store_invoice_free(inv);
+    store_close(s);
+    return rc;
+}
+
+static int cmd_sign(int argc, char **argv)
+{
+    const char *key = NULL, *uuid = NULL, *dtv = NULL, *comm = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (i + 1 >= argc)
+            return fail(EXIT_USAGE, "%s needs a value", argv[i]);
+        const char *a = argv[i], *v = argv[++i];
+        if (strcmp(a, "--key") == 0)
+            key = v;
+        else if (strcmp(a, "--rq-uuid") == 0)
+            uuid = v;
+        else if (strcmp(a, "--rq-datetime") == 0)
+            dtv = v;
+        else if (strcmp(a, "--comm-code") == 0)
+            comm = v;
+        else
+            return fail(EXIT_USAGE, "unknown option for sign: %s", a);
+    }
+    if (!key || !uuid || !dtv || !comm)
+        return fail(EXIT_USAGE, "sign needs --key, --rq-uuid, --rq-datetime and --comm-code");
+    char out[SIG_HEX_LEN + 1];
+    if (!sig_sendinvoice(uuid, dtv, comm, key, out))
+        return fail(EXIT_FAIL, "out of memory");
+    puts(out);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct global g = {NULL, 7 * 60};
+    /* take the global options out of argv, wherever they stand */
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    if (rest == NULL)
+        return fail(EXIT_FAIL, "out of memory");
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "--utc-offset") == 0) {
+            if (i + 1 >= argc) {
+                free(rest);
+                return fail(EXIT_USAGE, "%s needs a value", argv[i]);
+            }
+            if (argv[i][2] == 'd') {
+                g.db = argv[++i];
+            } else if (!dt_parse_offset(argv[++i], &g.offset)) {
+                free(rest);
+                return fail(EXIT_USAGE, "--utc-offset must look like +07:00: %s", argv[i]);
+            }
+            continue;
+        }
+        rest[n++] = argv[i];
+    }
+    json_global_init();
+    int rc;
+    if (n == 0) {
+        fputs(usage, stderr);
+        rc = EXIT_USAGE;
+    } else if (strcmp(rest[0], "--help") == 0 || strcmp(rest[0], "help") == 0) {
+        fputs(usage, stdout);
+        rc = 0;
+    } else if (strcmp(rest[0], "init") == 0) {
+        rc = cmd_init(&g, n - 1, rest + 1);
+    } else if (strcmp(rest[0], "community") == 0) {
+        rc = cmd_community(&g, n - 1, rest + 1);
+    } else if (strcmp(rest[0], "invoice") == 0) {
+        rc = cmd_invoice(&g, n - 1, rest + 1);
+    } else if (strcmp(rest[0], "sign") == 0) {
+        rc = cmd_sign(n - 1, rest + 1);
+    } else {
+        rc = fail(EXIT_USAGE, "unknown command: %s (try vabill --help)", rest[0]);
+    }
+    free(rest);
+    return rc;
+}

@@ -1,0 +1,140 @@
+/*
+ * vabilld: the HTTP server (SPEC 4).  Parses options, opens the store,
+ * starts serving, prints "listening on HOST:PORT", and on SIGTERM or SIGINT
+ * stops accepting, lets requests in flight finish, and exits 0.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dt.h"
+#include "http.h"
+#include "json.h"
+#include "limits.h"
+#include "store.h"
+
+static const char usage[] =
+    "usage: vabilld [--db URL] [--listen HOST:PORT] [--threads N] [--max-body BYTES]\n"
+    "               [--clock-skew SECONDS] [--utc-offset +HH:MM]\n";
+
+static int die_usage(const char *msg, const char *arg)
+{
+    fprintf(stderr, "vabilld: %s%s%s\n%s", msg, arg ? ": " : "", arg ? arg : "", usage);
+    return 2;
+}
+
+/* Parses a whole decimal number in [lo, hi]. */
+static bool parse_long(const char *s, long lo, long hi, long *out)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end != '\0' || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Splits HOST:PORT (HOST may be [v6]). */
+static bool parse_listen(const char *s, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || colon == s)
+        return false;
+    const char *h = s;
+    size_t hl = (size_t)(colon - s);
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= hostlen)
+        return false;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    long p;
+    if (!parse_long(colon + 1, 0, 65535, &p))
+        return false;
+    *port = (int)p;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    const char *db = NULL;
+    const char *listen = "127.0.0.1:8080";
+    long threads = LIMIT_THREADS_DEFAULT, max_body = LIMIT_BODY_DEFAULT,
+         skew = LIMIT_CLOCK_SKEW_DEFAULT;
+    int offset = 7 * 60;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (i + 1 >= argc)
+            return die_usage("unknown option or missing value", a);
+        const char *v = argv[++i];
+        if (strcmp(a, "--db") == 0) {
+            db = v;
+        } else if (strcmp(a, "--listen") == 0) {
+            listen = v;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (!parse_long(v, 1, LIMIT_THREADS_MAX, &threads))
+                return die_usage("--threads must be 1 to 256", v);
+        } else if (strcmp(a, "--max-body") == 0) {
+            if (!parse_long(v, 1, LIMIT_BODY_MAX, &max_body))
+                return die_usage("--max-body must be 1 to 67108864 bytes", v);
+        } else if (strcmp(a, "--clock-skew") == 0) {
+            if (!parse_long(v, 0, LIMIT_CLOCK_SKEW_MAX, &skew))
+                return die_usage("--clock-skew must be 0 to 604800 seconds", v);
+        } else if (strcmp(a, "--utc-offset") == 0) {
+            if (!dt_parse_offset(v, &offset))
+                return die_usage("--utc-offset must look like +07:00", v);
+        } else {
+            return die_usage("unknown option", a);
+        }
+    }
+    char host[256];
+    int port;
+    if (!parse_listen(listen, host, sizeof host, &port))
+        return die_usage("--listen must be HOST:PORT", listen);
+
+    /* Signals are taken by sigwait below; every thread started from here on
+     * inherits the mask, so none of them is interrupted by one. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    json_global_init();
+    const char *url = store_default_url(db);
+    struct http_config hc = {host, port, (int)threads, (size_t)max_body, url};
+    struct svc_config sc = {offset, (int)skew};
+    struct http_server *srv = NULL;
+    int bound = 0;
+    char why[512] = "";
+    enum vb_err e = http_start(&hc, &sc, &srv, &bound, why, sizeof why);
+    if (e) {
+        fprintf(stderr, "vabilld: %s\n", why[0] ? why : err_str(e));
+        return 1;
+    }
+    if (strchr(host, ':'))
+        printf("listening on [%s]:%d\n", host, bound);
+    else
+        printf("listening on %s:%d\n", host, bound);
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    http_stop(srv);
+    return 0;
+}
