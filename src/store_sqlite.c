@@ -260,9 +260,12 @@ static enum vb_err sq_open(const char *path, struct store **out, char *why, size
     if (s == NULL)
         return ERR_NOMEM;
     s->base.ops = &store_sqlite_ops;
-    /* the file holds signature keys: create it readable by its owner only
-     * (SQLite gives the -wal and -shm files the same mode) */
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* The file holds signature keys: create it readable by its owner only
+     * (SQLite gives the -wal and -shm files the same mode).  O_EXCL matters:
+     * closing a descriptor of a file drops every POSIX lock this process
+     * holds on it, so an existing database (perhaps open on another of our
+     * connections) must never be opened and closed behind SQLite's back. */
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0)
         close(fd);
     int rc = sqlite3_open_v2(
