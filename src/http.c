@@ -59,8 +59,6 @@ struct req {
     enum route route;
     enum svc_body kind;
     struct buf body;
-    size_t received;
-    bool too_big;
     bool answered;
     int status;
     char method[8];
@@ -128,6 +126,33 @@ static enum MHD_Result send_http_error(struct http_server *s, struct MHD_Connect
 {
     svc_http_error(&s->sc, status, code, &r->reply);
     return send_reply(c, r);
+}
+
+/* Writes a complete 413 answer straight to the connection's socket. */
+static void send_raw_413(struct http_server *s, struct MHD_Connection *c, struct req *r)
+{
+    svc_http_error(&s->sc, 413, CODE_HTTP_413, &r->reply);
+    r->answered = true;
+    r->status = 413;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci == NULL)
+        return;
+    struct buf out;
+    buf_init(&out, 1 << 16);
+    buf_printf(&out,
+               "HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n"
+               "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+               r->reply.body.len);
+    buf_add(&out, r->reply.body.p, r->reply.body.len);
+    for (size_t at = 0; out.failed == ERR_OK && at < out.len;) {
+        ssize_t w = send(ci->connect_fd, out.p + at, out.len - at, MSG_NOSIGNAL);
+        if (w <= 0)
+            break;
+        at += (size_t)w;
+    }
+    shutdown(ci->connect_fd, SHUT_WR);
+    buf_free(&out);
 }
 
 /* "application/json; charset=UTF-8" -> is it exactly type, ignoring parameters? */
@@ -218,20 +243,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size > 0) {
         if (seconds_since(&r->t0) > LIMIT_REQUEST_SECONDS)
             return MHD_NO; /* a trickling client: close the connection */
-        r->received += *upload_size;
-        if (!r->too_big && buf_add(&r->body, upload, *upload_size) != ERR_OK) {
-            r->too_big = true;
-            buf_free(&r->body);
-        }
-        /* past the limit the rest is read and dropped, bounded by the time
-         * limit above and by four times the limit here */
-        if (r->too_big && r->received / 4 > s->max_body)
-            return MHD_NO;
+        size_t n = *upload_size;
         *upload_size = 0;
-        return MHD_YES;
+        enum vb_err e = buf_add(&r->body, upload, n);
+        if (e == ERR_OK)
+            return MHD_YES;
+        if (e != ERR_TOOBIG)
+            return MHD_NO; /* out of memory: drop the connection */
+        /* A body without Content-Length has just passed the limit: answer
+         * 413 now (SPEC 1.4 step 1).  libmicrohttpd 0.9.75 cannot queue a
+         * response while a body is arriving, so the answer is written to
+         * the socket here and the connection closed (the rest of the body
+         * is never read). */
+        buf_free(&r->body);
+        send_raw_413(s, c, r);
+        return MHD_NO;
     }
-    if (r->too_big)
-        return send_http_error(s, c, r, 413, CODE_HTTP_413);
     struct store *st = pool_take(&s->pool);
     svc_sendinvoice(&s->sc, st, r->kind, r->body.p ? r->body.p : "", r->body.len, &r->reply);
     pool_give(&s->pool, st);
