@@ -31,6 +31,33 @@ static enum vb_err validate(const char *text, size_t len)
     return ERR_OK;
 }
 
+/* A document that is one number, true, false or null: jsmn in strict mode
+ * wants a delimiter after a primitive, so such a document is one token made
+ * here (jansson has already checked it). */
+static enum vb_err single_primitive(struct json_doc *d, const char *text, size_t len, size_t at)
+{
+    size_t end = len;
+    while (end > at && (text[end - 1] == ' ' || text[end - 1] == '\t' || text[end - 1] == '\n' ||
+                        text[end - 1] == '\r'))
+        end--;
+    struct json_tok *t = malloc(sizeof *t);
+    if (t == NULL)
+        return ERR_NOMEM;
+    char c = text[at];
+    t->type = c == 't'   ? JSON_T_TRUE
+              : c == 'f' ? JSON_T_FALSE
+              : c == 'n' ? JSON_T_NULL
+                         : JSON_T_NUMBER;
+    t->start = (int)at;
+    t->end = (int)end;
+    t->size = 0;
+    d->text = text;
+    d->len = len;
+    d->tok = t;
+    d->ntok = 1;
+    return ERR_OK;
+}
+
 enum vb_err json_doc_parse(struct json_doc *d, const char *text, size_t len)
 {
     memset(d, 0, sizeof *d);
@@ -39,6 +66,12 @@ enum vb_err json_doc_parse(struct json_doc *d, const char *text, size_t len)
     enum vb_err rc = validate(text, len);
     if (rc)
         return rc;
+    size_t at = 0;
+    while (at < len &&
+           (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r'))
+        at++;
+    if (at < len && text[at] != '{' && text[at] != '[' && text[at] != '"')
+        return single_primitive(d, text, len, at);
     jsmn_parser p;
     jsmn_init(&p);
     int n = jsmn_parse(&p, text, len, NULL, 0);

@@ -39,8 +39,11 @@ int va_channel_width(int va_length, size_t prefix_len)
 
 int64_t va_max_serial(int width)
 {
-    if (width < 1 || width > 18)
+    if (width < 1)
         return 0;
+    /* a 64-bit serial never exceeds 18 digits, however wide the field */
+    if (width > 18)
+        width = 18;
     int64_t m = 1;
     for (int i = 0; i < width; i++)
         m *= 10;

@@ -28,7 +28,8 @@ bool va_luhn_valid(const char *s, size_t n);
 /* Serial digits of one channel: va_length - prefix_len - 1 (may be <= 0). */
 int va_channel_width(int va_length, size_t prefix_len);
 
-/* The largest serial that fits width digits (width 1..18), else 0. */
+/* The largest serial that fits width digits (capped at 18 digits: serials
+ * are 64-bit), or 0 when width < 1. */
 int64_t va_max_serial(int width);
 
 /* Builds prefix + serial padded + check digit into out (VA_MAX bytes,
