@@ -147,8 +147,9 @@ static int community_add(const struct global *g, int argc, char **argv)
             for (size_t k = 0; k < c.nbanks; k++)
                 if (strcmp(c.banks[k].bank_code, bank) == 0)
                     return fail(EXIT_FAIL, "bank %s given twice", bank);
-            snprintf(c.banks[c.nbanks].bank_code, sizeof c.banks[0].bank_code, "%s", bank);
-            snprintf(c.banks[c.nbanks].prefix, sizeof c.banks[0].prefix, "%s", prefix);
+            /* both validated above: 3 digits, 1 to LIMIT_PREFIX digits */
+            memcpy(c.banks[c.nbanks].bank_code, bank, strlen(bank) + 1);
+            memcpy(c.banks[c.nbanks].prefix, prefix, strlen(prefix) + 1);
             c.nbanks++;
         } else {
             return fail(EXIT_USAGE, "unknown option for community add: %s", a);
