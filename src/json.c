@@ -21,10 +21,42 @@ void json_global_init(void)
     json_object_seed(0);
 }
 
+/*
+ * jansson refuses the escape \u0000 in object keys (its keys are C strings)
+ * though JSON allows it.  For validation only, a copy with every \u0000
+ * escape turned into \u0001 is checked instead: the grammar is the same.
+ */
+static char *without_nul_escapes(const char *text, size_t len)
+{
+    char *copy = malloc(len ? len : 1);
+    if (copy == NULL)
+        return NULL;
+    memcpy(copy, text, len);
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (copy[i] != '\\')
+            continue;
+        if (copy[i + 1] == 'u' && len - i >= 6 && memcmp(copy + i + 2, "0000", 4) == 0)
+            copy[i + 5] = '1';
+        i++; /* the escaped character is never the start of an escape */
+    }
+    return copy;
+}
+
 static enum vb_err validate(const char *text, size_t len)
 {
+    char *copy = NULL;
+    if (memmem(text, len, "\\u0000", 6) != NULL) {
+        copy = without_nul_escapes(text, len);
+        if (copy == NULL)
+            return ERR_NOMEM;
+        text = copy;
+    }
+    /* integers as reals: an integer beyond 64 bits is still JSON (the field
+     * rules refuse it); only numbers beyond the double range are refused */
     json_error_t jerr;
-    json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    json_t *v =
+        json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
+    free(copy);
     if (v == NULL)
         return ERR_INVALID;
     json_decref(v);

@@ -407,6 +407,32 @@ static void utf8_counts(void **state)
     assert_int_equal(json_utf8_chars("\xe2\x82\xac", 3), 1);
 }
 
+/* jansson's own limits must not leak into what counts as JSON: NUL escapes
+ * in keys and integers beyond 64 bits are valid; only numbers beyond the
+ * double range are refused (documented in docs/DECISIONS.md). */
+static void parser_limits(void **state)
+{
+    (void)state;
+    struct json_doc d;
+    const char *nul_key = "{\"a\\u0000b\":\"c\\u0000\",\"\\\\u0000\":1}";
+    assert_int_equal(json_doc_parse(&d, nul_key, strlen(nul_key)), ERR_OK);
+    char out[8];
+    assert_int_equal(json_str_decode(&d, 1, out), 3);
+    assert_memory_equal(out, "a\0b", 3);
+    /* the copy made for validation does not change the text read */
+    assert_true(json_str_eq(&d, 3, "\\u0000", 6));
+    json_doc_free(&d);
+
+    const char *big = "[99999999999999999999999,1000000000000000000000000.00]";
+    assert_int_equal(json_doc_parse(&d, big, strlen(big)), ERR_OK);
+    tok_text(&d, 1, JSON_T_NUMBER, "99999999999999999999999");
+    tok_text(&d, 2, JSON_T_NUMBER, "1000000000000000000000000.00");
+    json_doc_free(&d);
+
+    const char *huge = "[1e400]";
+    assert_int_equal(json_doc_parse(&d, huge, strlen(huge)), ERR_INVALID);
+}
+
 static void free_accepts_failed_doc(void **state)
 {
     (void)state;
@@ -426,6 +452,7 @@ int main(void)
         cmocka_unit_test(next_skips_values),  cmocka_unit_test(str_decode_escapes),
         cmocka_unit_test(canon_equal_values), cmocka_unit_test(canon_different_values),
         cmocka_unit_test(utf8_counts),        cmocka_unit_test(free_accepts_failed_doc),
+        cmocka_unit_test(parser_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
