@@ -42,13 +42,29 @@ struct pool {
     size_t size;
 };
 
+/* One open connection, watched by the reaper. */
+struct conn {
+    int fd;
+    struct timespec since; /* accepted, or last request answered */
+    bool cut;
+    struct conn *prev, *next;
+};
+
 struct http_server {
     struct MHD_Daemon *d;
     struct svc_config sc;
     size_t max_body;
+    int request_seconds;
     struct pool pool;
     atomic_int in_flight;
     pthread_mutex_t log_mu;
+    /* connections, for the reaper thread that cuts slow ones */
+    pthread_mutex_t conn_mu;
+    pthread_cond_t conn_cv;
+    struct conn conns; /* list head */
+    bool stopping;
+    pthread_t reaper;
+    bool reaper_started;
 };
 
 enum route { R_SENDINVOICE, R_HEALTHZ, R_METRICS, R_NOT_FOUND };
@@ -241,7 +257,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (r->answered)
         return MHD_YES;
     if (*upload_size > 0) {
-        if (seconds_since(&r->t0) > LIMIT_REQUEST_SECONDS)
+        if (seconds_since(&r->t0) > s->request_seconds)
             return MHD_NO; /* a trickling client: close the connection */
         size_t n = *upload_size;
         *upload_size = 0;
@@ -309,7 +325,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)toe;
-    (void)c;
     struct http_server *s = cls;
     struct req *r = *con_cls;
     if (r == NULL)
@@ -321,11 +336,82 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     if (r->answered)
         log_request(s, r, secs);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci && ci->socket_context) {
+        struct conn *k = ci->socket_context;
+        pthread_mutex_lock(&s->conn_mu);
+        clock_gettime(CLOCK_MONOTONIC, &k->since);
+        pthread_mutex_unlock(&s->conn_mu);
+    }
     buf_free(&r->body);
     svc_reply_free(&r->reply);
     free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&s->in_flight, 1);
+}
+
+/* Keeps the list of open connections for the reaper. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct conn *k = calloc(1, sizeof *k);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (k == NULL || ci == NULL) {
+            free(k);
+            return;
+        }
+        k->fd = ci->connect_fd;
+        clock_gettime(CLOCK_MONOTONIC, &k->since);
+        pthread_mutex_lock(&s->conn_mu);
+        k->next = s->conns.next;
+        k->prev = &s->conns;
+        s->conns.next->prev = k;
+        s->conns.next = k;
+        pthread_mutex_unlock(&s->conn_mu);
+        *socket_context = k;
+        return;
+    }
+    /* libmicrohttpd reports the close before it closes the socket, so the
+     * reaper, which works under the same lock, never touches a reused fd */
+    struct conn *k = *socket_context;
+    if (k == NULL)
+        return;
+    pthread_mutex_lock(&s->conn_mu);
+    k->prev->next = k->next;
+    k->next->prev = k->prev;
+    pthread_mutex_unlock(&s->conn_mu);
+    free(k);
+    *socket_context = NULL;
+}
+
+/*
+ * Cuts connections that have not completed a request for request_seconds:
+ * a client trickling header bytes keeps resetting libmicrohttpd's idle
+ * timeout, so only a total time limit stops it.  Shutting the socket down
+ * makes libmicrohttpd see the end of the connection and close it.
+ */
+static void *reaper_main(void *arg)
+{
+    struct http_server *s = arg;
+    pthread_mutex_lock(&s->conn_mu);
+    while (!s->stopping) {
+        struct timespec wake;
+        clock_gettime(CLOCK_REALTIME, &wake);
+        wake.tv_sec += 1;
+        pthread_cond_timedwait(&s->conn_cv, &s->conn_mu, &wake);
+        for (struct conn *k = s->conns.next; k != &s->conns; k = k->next) {
+            if (!k->cut && seconds_since(&k->since) > s->request_seconds) {
+                shutdown(k->fd, SHUT_RDWR);
+                k->cut = true;
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->conn_mu);
+    return NULL;
 }
 
 static enum vb_err pool_open(struct pool *p, size_t n, const char *url, char *why, size_t whylen)
@@ -364,7 +450,11 @@ enum vb_err http_start(const struct http_config *hc, const struct svc_config *sc
         return ERR_NOMEM;
     s->sc = *sc;
     s->max_body = hc->max_body;
+    s->request_seconds = hc->request_seconds;
     pthread_mutex_init(&s->log_mu, NULL);
+    pthread_mutex_init(&s->conn_mu, NULL);
+    pthread_cond_init(&s->conn_cv, NULL);
+    s->conns.next = s->conns.prev = &s->conns;
     enum vb_err e = pool_open(&s->pool, (size_t)hc->threads, hc->db_url, why, whylen);
     if (e) {
         pool_close(&s->pool);
@@ -393,7 +483,8 @@ enum vb_err http_start(const struct http_config *hc, const struct svc_config *sc
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)hc->threads,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_CONNECTIONS,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIMIT_CONN_IDLE_SECONDS,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     if (s->d == NULL) {
         snprintf(why, whylen, "cannot listen on %s:%d", hc->host, hc->port);
         freeaddrinfo(ai);
@@ -402,6 +493,7 @@ enum vb_err http_start(const struct http_config *hc, const struct svc_config *sc
         return ERR_INVALID;
     }
     freeaddrinfo(ai);
+    s->reaper_started = pthread_create(&s->reaper, NULL, reaper_main, s) == 0;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_LISTEN_FD);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -429,8 +521,16 @@ void http_stop(struct http_server *s)
         struct timespec ms = {0, 10 * 1000 * 1000};
         nanosleep(&ms, NULL);
     }
+    pthread_mutex_lock(&s->conn_mu);
+    s->stopping = true;
+    pthread_cond_signal(&s->conn_cv);
+    pthread_mutex_unlock(&s->conn_mu);
+    if (s->reaper_started)
+        pthread_join(s->reaper, NULL);
     MHD_stop_daemon(s->d);
     pool_close(&s->pool);
     pthread_mutex_destroy(&s->log_mu);
+    pthread_mutex_destroy(&s->conn_mu);
+    pthread_cond_destroy(&s->conn_cv);
     free(s);
 }

@@ -19,7 +19,8 @@ struct http_config {
     int port;
     int threads;
     size_t max_body;
-    const char *db_url; /* each worker thread opens its own store connection */
+    int request_seconds; /* a connection that completes no request for this long is cut */
+    const char *db_url;  /* each worker thread opens its own store connection */
 };
 
 struct http_server;

@@ -61,8 +61,10 @@
 #define LIMIT_CONNECTIONS 1024
 /* Idle seconds before a connection is closed (keep-alive or stalled client). */
 #define LIMIT_CONN_IDLE_SECONDS 30
-/* Seconds one request may take to arrive (headers and body), so a client
- * trickling bytes cannot hold a thread and a connection slot for ever. */
+/* Seconds a connection may go without completing a request (headers and
+ * body arriving), default of --request-timeout: libmicrohttpd's timeout is
+ * an idle one, so a client trickling a byte at a time would otherwise hold a
+ * connection slot for ever. */
 #define LIMIT_REQUEST_SECONDS 60
 /* Worker threads: default and maximum. */
 #define LIMIT_THREADS_DEFAULT 4

@@ -19,7 +19,7 @@
 
 static const char usage[] =
     "usage: vabilld [--db URL] [--listen HOST:PORT] [--threads N] [--max-body BYTES]\n"
-    "               [--clock-skew SECONDS] [--utc-offset +HH:MM]\n";
+    "               [--clock-skew SECONDS] [--utc-offset +HH:MM] [--request-timeout SECONDS]\n";
 
 static int die_usage(const char *msg, const char *arg)
 {
@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     const char *db = NULL;
     const char *listen = "127.0.0.1:8080";
     long threads = LIMIT_THREADS_DEFAULT, max_body = LIMIT_BODY_DEFAULT,
-         skew = LIMIT_CLOCK_SKEW_DEFAULT;
+         skew = LIMIT_CLOCK_SKEW_DEFAULT, request_seconds = LIMIT_REQUEST_SECONDS;
     int offset = 7 * 60;
 
     for (int i = 1; i < argc; i++) {
@@ -94,6 +94,9 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--clock-skew") == 0) {
             if (!parse_long(v, 0, LIMIT_CLOCK_SKEW_MAX, &skew))
                 return die_usage("--clock-skew must be 0 to 604800 seconds", v);
+        } else if (strcmp(a, "--request-timeout") == 0) {
+            if (!parse_long(v, 1, 3600, &request_seconds))
+                return die_usage("--request-timeout must be 1 to 3600 seconds", v);
         } else if (strcmp(a, "--utc-offset") == 0) {
             if (!dt_parse_offset(v, &offset))
                 return die_usage("--utc-offset must look like +07:00", v);
@@ -117,7 +120,7 @@ int main(int argc, char **argv)
 
     json_global_init();
     const char *url = store_default_url(db);
-    struct http_config hc = {host, port, (int)threads, (size_t)max_body, url};
+    struct http_config hc = {host, port, (int)threads, (size_t)max_body, (int)request_seconds, url};
     struct svc_config sc = {offset, (int)skew};
     struct http_server *srv = NULL;
     int bound = 0;

@@ -137,9 +137,17 @@ class Server:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         rc = self.proc.wait(timeout=timeout)
-        self._err.join(timeout=5)
-        self.proc.stdout.close()
+        self._close_pipes()
         return rc
+
+    def _close_pipes(self):
+        self._err.join(timeout=5)
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f and not f.closed:
+                try:
+                    f.close()
+                except OSError:
+                    pass
 
     def __enter__(self):
         return self
@@ -148,8 +156,7 @@ class Server:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        self._err.join(timeout=5)
-        self.proc.stdout.close()
+        self._close_pipes()
 
 
 def request_fields(invoices, rq_uuid=None, comm_code=COMM, key=KEY, ccy="IDR",
