@@ -370,8 +370,9 @@ static int cmd_invoice(const struct global *g, int argc, char **argv)
     return rc;
 }
 
-static int cmd_sign(int argc, char **argv)
+static int cmd_sign(const struct global *g, int argc, char **argv)
 {
+    (void)g;
     const char *key = NULL, *uuid = NULL, *dtv = NULL, *comm = NULL;
     for (int i = 0; i < argc; i++) {
         if (i + 1 >= argc)
@@ -396,6 +397,17 @@ static int cmd_sign(int argc, char **argv)
     puts(out);
     return 0;
 }
+
+/* The commands, by the first word after the global options. */
+static const struct command {
+    const char *name;
+    int (*run)(const struct global *g, int argc, char **argv);
+} commands[] = {
+    {"init", cmd_init},
+    {"community", cmd_community},
+    {"invoice", cmd_invoice},
+    {"sign", cmd_sign},
+};
 
 int main(int argc, char **argv)
 {
@@ -423,22 +435,20 @@ int main(int argc, char **argv)
     }
     json_global_init();
     int rc;
+    const struct command *cmd = NULL;
+    for (size_t i = 0; n > 0 && i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(rest[0], commands[i].name) == 0)
+            cmd = &commands[i];
     if (n == 0) {
         fputs(usage, stderr);
         rc = EXIT_USAGE;
     } else if (strcmp(rest[0], "--help") == 0 || strcmp(rest[0], "help") == 0) {
         fputs(usage, stdout);
         rc = 0;
-    } else if (strcmp(rest[0], "init") == 0) {
-        rc = cmd_init(&g, n - 1, rest + 1);
-    } else if (strcmp(rest[0], "community") == 0) {
-        rc = cmd_community(&g, n - 1, rest + 1);
-    } else if (strcmp(rest[0], "invoice") == 0) {
-        rc = cmd_invoice(&g, n - 1, rest + 1);
-    } else if (strcmp(rest[0], "sign") == 0) {
-        rc = cmd_sign(n - 1, rest + 1);
-    } else {
+    } else if (cmd == NULL) {
         rc = fail(EXIT_USAGE, "unknown command: %s (try vabill --help)", rest[0]);
+    } else {
+        rc = cmd->run(&g, n - 1, rest + 1);
     }
     free(rest);
     return rc;
