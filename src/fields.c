@@ -23,6 +23,8 @@ enum rule_kind {
     RK_TEXT,      /* string, at most max characters */
     RK_MONEY,     /* money, value >= min */
     RK_WHOLE,     /* digits (at most max), value in min..maxv */
+    RK_DIGITS,    /* string of min..max digits */
+    RK_DOC_NO,    /* SPEC 1.3 Document No: 1..32 printable ASCII, no outer blank */
 };
 
 struct rule {
@@ -49,6 +51,34 @@ static const struct rule rq_rules[RQ_NFIELDS] = {
     {"invoices", NULL, "invoices", true, RK_PRESENT, 0, 0, 0, false},
     {"total_invoices", NULL, "total_invoices", true, RK_WHOLE, LIMIT_TOTAL_INVOICES_DIGITS, 1, 999,
      true},
+};
+
+/* SPEC 5 services (order: docs/DECISIONS.md). */
+static const struct rule bank_rules[] = {
+    {"rq_uuid", NULL, "rq_uuid", true, RK_PRINTABLE, LIMIT_RQ_UUID, 0, 0, false},
+    {"rq_datetime", NULL, "rq_datetime", true, RK_DATETIME, LIMIT_RQ_DATETIME, 0, 0, false},
+    {"bank_code", NULL, "bank_code", true, RK_DIGITS, LIMIT_BANK_CODE, LIMIT_BANK_CODE, 0, false},
+    {"va_number", NULL, "va_number", true, RK_DIGITS, LIMIT_VA_NUMBER_DIGITS, 1, 0, false},
+    {"signature", NULL, "signature", true, RK_HEX64, 64, 0, 0, false},
+    {"payment_ref", NULL, "payment_ref", true, RK_PRINTABLE, LIMIT_PAYMENT_REF, 0, 0, false},
+    {"amount", NULL, "amount", true, RK_MONEY, 0, 1, 0, true},
+};
+
+static const struct rule partner_rules[] = {
+    {"rq_uuid", NULL, "rq_uuid", true, RK_PRINTABLE, LIMIT_RQ_UUID, 0, 0, false},
+    {"rq_datetime", NULL, "rq_datetime", true, RK_DATETIME, LIMIT_RQ_DATETIME, 0, 0, false},
+    {"comm_code", NULL, "comm_code", true, RK_ALNUM, LIMIT_COMM_CODE, 0, 0, false},
+    {"doc_no", NULL, "doc_no", true, RK_DOC_NO, LIMIT_DOC_NO, 0, 0, false},
+    {"signature", NULL, "signature", true, RK_HEX64, 64, 0, 0, false},
+};
+
+static const struct {
+    const struct rule *rules;
+    size_t n;
+} tables[] = {
+    [FT_INQUIRY] = {bank_rules, 5},
+    [FT_PAYMENT] = {bank_rules, 7},
+    [FT_PARTNER] = {partner_rules, 5},
 };
 
 static const struct rule inv_rules[IF_NFIELDS] = {
@@ -101,6 +131,17 @@ static bool all_digits(const char *p, size_t n)
         if (p[i] < '0' || p[i] > '9')
             return false;
     return n > 0;
+}
+
+/* SPEC 1.3 Document No: 1..32 printable ASCII, no leading or trailing blank. */
+static bool doc_no_ok(const char *p, size_t n)
+{
+    if (n < 1 || n > LIMIT_DOC_NO || is_blank(p[0]) || is_blank(p[n - 1]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] > 0x7e)
+            return false;
+    return true;
 }
 
 /* Judges a non-empty value; true when it follows the rule. */
@@ -157,6 +198,10 @@ static bool check_value(const struct rule *r, const struct fv *v, int utc_offset
     }
     case RK_MONEY:
         return (is_str || is_num) && money_parse(v->p, v->n, &out->i) && out->i >= r->min;
+    case RK_DIGITS:
+        return is_str && v->n >= (size_t)r->min && v->n <= r->max && all_digits(v->p, v->n);
+    case RK_DOC_NO:
+        return is_str && doc_no_ok(v->p, v->n);
     case RK_WHOLE:
         if (!(is_str || is_num) || v->n > r->max || !all_digits(v->p, v->n))
             return false;
@@ -180,20 +225,32 @@ bool fields_rq_uuid_ok(const struct fv *v)
     return v->count == 1 && !fv_is_empty(v) && check_value(&rq_rules[RQ_UUID], v, 0, &p);
 }
 
+/* Steps 2 and 3 over one table: presence in table order, then format. */
+static bool check_table(const struct rule *rules, size_t n, const struct fv *v, int utc_offset_min,
+                        struct fvalue *out, struct fail *f)
+{
+    for (size_t k = 0; k < n; k++)
+        if (fv_is_empty(&v[k])) {
+            set_fail(f, CODE_MANDATORY, rules[k].display);
+            return false;
+        }
+    for (size_t k = 0; k < n; k++) {
+        struct parsed p;
+        if (v[k].count > 1 || !check_value(&rules[k], &v[k], utc_offset_min, &p)) {
+            set_fail(f, CODE_FORMAT, rules[k].display);
+            return false;
+        }
+        out[k] = (struct fvalue){p.p, p.n, p.i};
+    }
+    return true;
+}
+
 bool fields_check_request(const struct fv v[RQ_NFIELDS], int utc_offset_min, struct rq_values *out,
                           struct fail *f)
 {
-    for (int k = 0; k < RQ_NFIELDS; k++)
-        if (fv_is_empty(&v[k])) {
-            set_fail(f, CODE_MANDATORY, rq_rules[k].display);
-            return false;
-        }
-    struct parsed p[RQ_NFIELDS];
-    for (int k = 0; k < RQ_NFIELDS; k++)
-        if (v[k].count > 1 || !check_value(&rq_rules[k], &v[k], utc_offset_min, &p[k])) {
-            set_fail(f, CODE_FORMAT, rq_rules[k].display);
-            return false;
-        }
+    struct fvalue p[RQ_NFIELDS];
+    if (!check_table(rq_rules, RQ_NFIELDS, v, utc_offset_min, p, f))
+        return false;
     out->rq_uuid = v[RQ_UUID].p;
     out->rq_uuid_len = v[RQ_UUID].n;
     out->rq_datetime = v[RQ_DATETIME].p;
@@ -205,6 +262,22 @@ bool fields_check_request(const struct fv v[RQ_NFIELDS], int utc_offset_min, str
     out->ccy[3] = '\0';
     out->total_invoices = (int)p[RQ_TOTAL_INVOICES].i;
     return true;
+}
+
+size_t fields_table_size(enum field_table t)
+{
+    return tables[t].n;
+}
+
+const char *fields_table_name(enum field_table t, size_t k)
+{
+    return tables[t].rules[k].name;
+}
+
+bool fields_check_table(enum field_table t, const struct fv *v, int utc_offset_min,
+                        struct fvalue *out, struct fail *f)
+{
+    return check_table(tables[t].rules, tables[t].n, v, utc_offset_min, out, f);
 }
 
 bool fields_invoice_slot(const char *name, size_t n, int *field, int *alias)
@@ -272,11 +345,7 @@ bool fields_check_invoice(const char *doc_no, size_t doc_no_len, const struct in
         set_fail(&out->fail, CODE_MANDATORY, "Document No");
         return false;
     }
-    bool key_ok =
-        doc_no_len <= LIMIT_DOC_NO && !is_blank(doc_no[0]) && !is_blank(doc_no[doc_no_len - 1]);
-    for (size_t i = 0; key_ok && i < doc_no_len; i++)
-        key_ok = doc_no[i] >= 0x20 && doc_no[i] <= 0x7e;
-    if (!key_ok) {
+    if (!doc_no_ok(doc_no, doc_no_len)) {
         set_fail(&out->fail, CODE_FORMAT, "Document No");
         return false;
     }

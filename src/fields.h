@@ -63,6 +63,40 @@ struct rq_values {
 bool fields_check_request(const struct fv v[RQ_NFIELDS], int utc_offset_min, struct rq_values *out,
                           struct fail *f);
 
+/* ---- the field tables of the SPEC 5 services ---- */
+enum field_table {
+    FT_INQUIRY, /* rq_uuid, rq_datetime, bank_code, va_number, signature */
+    FT_PAYMENT, /* the inquiry fields, then payment_ref, amount */
+    FT_PARTNER, /* rq_uuid, rq_datetime, comm_code, doc_no, signature */
+};
+/* Field positions in those tables. */
+enum {
+    F5_RQ_UUID,
+    F5_RQ_DATETIME,
+    F5_BANK_CODE,
+    F5_VA_NUMBER,
+    F5_SIGNATURE,
+    F5_PAYMENT_REF,
+    F5_AMOUNT
+};
+enum { FP_RQ_UUID, FP_RQ_DATETIME, FP_COMM_CODE, FP_DOC_NO, FP_SIGNATURE };
+#define FIELDS_TABLE_MAX 7
+
+/* What a rule made of a well-formed value: its bytes, and for money,
+ * numbers and date-times its value (hundredths, number, UTC seconds). */
+struct fvalue {
+    const char *p;
+    size_t n;
+    int64_t i;
+};
+
+size_t fields_table_size(enum field_table t);
+const char *fields_table_name(enum field_table t, size_t k);
+
+/* Presence of every field in table order, then format in table order. */
+bool fields_check_table(enum field_table t, const struct fv *v, int utc_offset_min,
+                        struct fvalue *out, struct fail *f);
+
 /* rq_uuid as the answer echoes it: the request's when well formed, else "". */
 bool fields_rq_uuid_ok(const struct fv *v);
 

@@ -73,7 +73,7 @@ enum route { R_SENDINVOICE, R_HEALTHZ, R_METRICS, R_NOT_FOUND };
 struct req {
     struct timespec t0;
     enum route route;
-    enum svc_body kind;
+    enum req_kind kind;
     struct buf body;
     bool answered;
     int status;
@@ -226,9 +226,9 @@ static enum MHD_Result handle_first(struct http_server *s, struct MHD_Connection
     }
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (media_type_is(ct, "application/x-www-form-urlencoded"))
-        r->kind = SVC_FORM;
+        r->kind = REQ_FORM;
     else if (media_type_is(ct, "application/json"))
-        r->kind = SVC_JSON;
+        r->kind = REQ_JSON;
     else
         return send_http_error(s, c, r, 415, CODE_HTTP_415);
     return MHD_YES;

@@ -49,6 +49,13 @@
 #define LIMIT_VA_TTL_DEFAULT 43200
 #define LIMIT_VA_TTL_MAX     (10L * 366 * 24 * 60)
 
+/* SPEC 5: a VA number as a bank sends it (longer than any VA length, so a
+ * bank's typo is 0014, not a format error); the bank's payment reference. */
+#define LIMIT_VA_NUMBER_DIGITS 32
+#define LIMIT_PAYMENT_REF      64
+/* A partner's notification URL, bytes. */
+#define LIMIT_URL 2048
+
 /* Signature key, bytes: printable ASCII, long enough for any real key. */
 #define LIMIT_KEY 255
 

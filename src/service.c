@@ -18,6 +18,7 @@
 #include "fields.h"
 #include "form.h"
 #include "json.h"
+#include "req.h"
 #include "resp.h"
 #include "sig.h"
 
@@ -39,8 +40,7 @@ struct job {
     struct svc_reply *reply;
     int64_t now;
     struct fv f[RQ_NFIELDS];
-    char *arena; /* decoded request fields */
-    struct json_doc body_doc;
+    struct req_body body;    /* decoded request fields */
     struct json_doc inv_doc; /* invoices given as a string of JSON */
     const struct json_doc *invd;
     int inv_tok;
@@ -74,99 +74,6 @@ static void fail_system(struct job *j, const char *why)
     answer_failure(j, 503, CODE_SYSTEM, NULL, 0);
 }
 
-static enum fv_kind kind_of(enum json_type t)
-{
-    switch (t) {
-    case JSON_T_OBJECT:
-        return FV_OBJECT;
-    case JSON_T_ARRAY:
-        return FV_ARRAY;
-    case JSON_T_STRING:
-        return FV_STRING;
-    case JSON_T_NUMBER:
-        return FV_NUMBER;
-    case JSON_T_TRUE:
-    case JSON_T_FALSE:
-        return FV_BOOL;
-    case JSON_T_NULL:
-        return FV_NULL;
-    }
-    return FV_ABSENT;
-}
-
-/*
- * Makes an fv of the JSON value at token i: strings are decoded into *arena
- * (advanced, NUL-terminated), numbers point at their text.
- */
-static void fv_from_json(const struct json_doc *d, int i, char **arena, struct fv *v)
-{
-    const struct json_tok *t = &d->tok[i];
-    v->kind = kind_of(t->type);
-    v->tok = i;
-    if (t->type == JSON_T_STRING) {
-        v->p = *arena;
-        v->n = json_str_decode(d, i, *arena);
-        (*arena)[v->n] = '\0';
-        *arena += v->n + 1;
-    } else {
-        v->p = d->text + t->start;
-        v->n = (size_t)(t->end - t->start);
-    }
-}
-
-/* Step 1 leftovers: turns the body into the request fields.  False when the
- * body itself is malformed (0003 Invalid format = body). */
-static bool decode_body(struct job *j, enum svc_body kind, const char *body, size_t n)
-{
-    j->arena = malloc(n + RQ_NFIELDS + 1);
-    if (j->arena == NULL)
-        return false;
-    for (int k = 0; k < RQ_NFIELDS; k++)
-        j->f[k] = (struct fv){FV_ABSENT, NULL, 0, 0, -1};
-    if (kind == SVC_FORM) {
-        struct form_value vals[RQ_NFIELDS];
-        if (form_decode(body, n, rq_field_names, RQ_NFIELDS, j->arena, vals) != ERR_OK)
-            return false;
-        /* copy out so each value is NUL-terminated */
-        char *a = malloc(n + RQ_NFIELDS + 1);
-        if (a == NULL)
-            return false;
-        char *at = a;
-        for (int k = 0; k < RQ_NFIELDS; k++) {
-            if (vals[k].count == 0)
-                continue;
-            memcpy(at, vals[k].p, vals[k].n);
-            at[vals[k].n] = '\0';
-            j->f[k] = (struct fv){FV_STRING, at, vals[k].n, vals[k].count, -1};
-            at += vals[k].n + 1;
-        }
-        free(j->arena);
-        j->arena = a;
-        return true;
-    }
-    if (json_doc_parse(&j->body_doc, body, n) != ERR_OK || j->body_doc.tok[0].type != JSON_T_OBJECT)
-        return false;
-    const struct json_doc *d = &j->body_doc;
-    char *arena = j->arena;
-    int members = d->tok[0].size;
-    int i = 1;
-    for (int m = 0; m < members; m++) {
-        int key = i, val = i + 1;
-        for (int k = 0; k < RQ_NFIELDS; k++) {
-            if (!json_str_eq(d, key, rq_field_names[k], strlen(rq_field_names[k])))
-                continue;
-            if (j->f[k].count++ == 0) {
-                int count = j->f[k].count;
-                fv_from_json(d, val, &arena, &j->f[k]);
-                j->f[k].count = count;
-            }
-            break;
-        }
-        i = json_next(d, val);
-    }
-    return true;
-}
-
 /* The payload of SPEC 1.5 (ccy, total_invoices, invoices) as a SHA-256. */
 static bool payload_hash(struct job *j, const struct rq_values *rq, bool inv_ok,
                          unsigned char out[STORE_HASH_LEN])
@@ -190,7 +97,7 @@ static bool locate_invoices(struct job *j)
 {
     const struct fv *v = &j->f[RQ_INVOICES];
     if (v->kind == FV_OBJECT) {
-        j->invd = &j->body_doc;
+        j->invd = &j->body.doc;
         j->inv_tok = v->tok;
         return true;
     }
@@ -272,7 +179,7 @@ static bool check_invoices(struct job *j, const struct rq_values *rq, bool inv_o
     int i = j->inv_tok + 1;
     for (int m = 0; m < count; m++) {
         struct fv k;
-        fv_from_json(d, i, &arena, &k);
+        req_fv_from_json(d, i, &arena, &k);
         keys[m] = (struct key_at){k.p, k.n, m};
         val_tok[m] = i + 1;
         i = json_next(d, i + 1);
@@ -319,7 +226,7 @@ static bool check_invoices(struct job *j, const struct rq_values *rq, bool inv_o
                     if (fields_invoice_slot(name, nn, &field, &alias)) {
                         struct fv *slot = &mem.v[field][alias];
                         if (slot->count++ == 0) {
-                            fv_from_json(d, t + 1, &arena, slot);
+                            req_fv_from_json(d, t + 1, &arena, slot);
                             slot->count = 1;
                         }
                     }
@@ -456,7 +363,7 @@ static void process(struct job *j, const struct rq_values *rq)
     }
 }
 
-void svc_sendinvoice(const struct svc_config *cfg, struct store *st, enum svc_body kind,
+void svc_sendinvoice(const struct svc_config *cfg, struct store *st, enum req_kind kind,
                      const char *body, size_t n, struct svc_reply *reply)
 {
     struct job j;
@@ -467,11 +374,13 @@ void svc_sendinvoice(const struct svc_config *cfg, struct store *st, enum svc_bo
     j.now = dt_now();
     st->errmsg[0] = '\0';
 
-    if (!decode_body(&j, kind, body, n)) {
-        if (j.arena == NULL)
-            fail_system(&j, "out of memory");
-        else
-            fail_named(&j, CODE_FORMAT, "body");
+    enum vb_err e = req_decode(kind, body, n, rq_field_names, RQ_NFIELDS, &j.body, j.f);
+    if (e == ERR_INVALID) {
+        fail_named(&j, CODE_FORMAT, "body");
+        goto out;
+    }
+    if (e) {
+        fail_system(&j, err_str(e));
         goto out;
     }
     if (fields_rq_uuid_ok(&j.f[RQ_UUID])) {
@@ -491,9 +400,8 @@ out:
     free(j.inv);
     free(j.res);
     free(j.inv_arena);
-    free(j.arena);
+    req_body_free(&j.body);
     json_doc_free(&j.inv_doc);
-    json_doc_free(&j.body_doc);
 }
 
 void svc_http_error(const struct svc_config *cfg, int http_status, const char *code,

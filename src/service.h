@@ -15,14 +15,13 @@
 
 #include "buf.h"
 #include "limits.h"
+#include "req.h"
 #include "store.h"
 
 struct svc_config {
     int utc_offset_min; /* minutes east of UTC */
     int clock_skew;     /* seconds; 0 turns the check off */
 };
-
-enum svc_body { SVC_FORM, SVC_JSON };
 
 /* The answer and what the log and metrics need to know about it. */
 struct svc_reply {
@@ -42,7 +41,7 @@ void svc_reply_init(struct svc_reply *r);
 void svc_reply_free(struct svc_reply *r);
 
 /* Handles one sendinvoice body.  Always fills reply (a 0099 on failure). */
-void svc_sendinvoice(const struct svc_config *cfg, struct store *st, enum svc_body kind,
+void svc_sendinvoice(const struct svc_config *cfg, struct store *st, enum req_kind kind,
                      const char *body, size_t n, struct svc_reply *reply);
 
 /* An HTTP-level error (0404, 0405, 0413, 0415) in the Espay shape. */
