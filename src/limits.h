@@ -53,6 +53,8 @@
  * bank's typo is 0014, not a format error); the bank's payment reference. */
 #define LIMIT_VA_NUMBER_DIGITS 32
 #define LIMIT_PAYMENT_REF      64
+/* A bank's display name, bytes. */
+#define LIMIT_BANK_NAME 100
 /* A partner's notification URL, bytes. */
 #define LIMIT_URL 2048
 

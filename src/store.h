@@ -40,8 +40,93 @@ struct store_community {
     int va_ttl_min;
     bool enabled;
     int64_t next_serial;
+    char notify_url[LIMIT_URL + 1]; /* "" when the partner takes no notifications */
+    bool partial_payments;
     size_t nbanks;
     struct store_bank banks[LIMIT_BANKS]; /* ascending bank_code */
+};
+
+/* A bank that sends inquiries and payments (SPEC 5.1, 5.2). */
+struct store_bankinfo {
+    char bank_code[LIMIT_BANK_CODE + 1];
+    char key[LIMIT_KEY + 1]; /* secret: wipe with OPENSSL_cleanse */
+    char name[LIMIT_BANK_NAME + 1];
+};
+
+/* An invoice as seen through one of its VA numbers. */
+struct store_va_view {
+    int64_t invoice_id;
+    int64_t comm_id;
+    char comm_code[LIMIT_COMM_CODE + 1];
+    char ccy[LIMIT_CCY + 1];
+    bool partial_payments;
+    char doc_no[LIMIT_DOC_NO + 1];
+    char member_name[LIMIT_MEMBER_NAME * 4 + 1]; /* UTF-8; "" when absent */
+    char description[LIMIT_DESCRIPTION * 4 + 1];
+    char status[8]; /* open, paid, closed (expiry is derived) */
+    int64_t amount, outstanding;
+    int64_t expires_at;
+};
+
+/* A payment to apply (SPEC 5.2): one transaction with the invoice update,
+ * the payment row, the stored answer and the notification to send. */
+enum store_pay_status {
+    PAY_COMMITTED, /* applied; response holds the answer */
+    PAY_REPLAY,    /* the same payment was applied before: response holds its answer */
+    PAY_CONFLICT,  /* this payment_ref was used for another VA or amount (0019) */
+    PAY_REFUSED,   /* refused with refused_code; nothing stored */
+    PAY_FAILED,    /* nothing stored; err says why */
+};
+
+struct store_payment {
+    /* in */
+    const char *bank_code;
+    const char *va_number;
+    const char *payment_ref;
+    size_t payment_ref_len;
+    int64_t amount;
+    const char *rq_uuid;
+    size_t rq_uuid_len;
+    int64_t now; /* UTC seconds */
+    enum vb_err (*render)(struct store_payment *p, struct buf *out);
+    void *render_ctx;
+    /* out */
+    enum store_pay_status status;
+    const char *refused_code;
+    struct store_va_view inv; /* the invoice before the payment */
+    int64_t outstanding_after;
+    enum vb_err err;
+    struct buf response;
+};
+
+/* One payment of an invoice, for checkstatus. */
+struct store_payment_row {
+    char payment_ref[LIMIT_PAYMENT_REF + 1];
+    char bank_code[LIMIT_BANK_CODE + 1];
+    char va_number[LIMIT_VA_LENGTH_MAX + 1];
+    int64_t amount;
+    int64_t paid_at;
+};
+
+/* A notification to deliver, or as listed. */
+struct store_notification {
+    int64_t id;
+    char status[12]; /* pending, delivered, failed */
+    int attempts;
+    int64_t next_at_ms;
+    char last_error[256];
+    char url[LIMIT_URL + 1];
+    char comm_code[LIMIT_COMM_CODE + 1];
+    char key[LIMIT_KEY + 1]; /* the community's, to sign; "" in lists */
+    char doc_no[LIMIT_DOC_NO + 1];
+    int64_t invoice_id;
+    char bank_code[LIMIT_BANK_CODE + 1];
+    char va_number[LIMIT_VA_LENGTH_MAX + 1];
+    char payment_ref[LIMIT_PAYMENT_REF + 1];
+    int64_t payment_id;
+    int64_t amount;      /* this payment */
+    int64_t paid_total;  /* the invoice's, after this payment */
+    int64_t outstanding; /* after this payment */
 };
 
 /* What happened to one invoice of a unit. */
@@ -132,6 +217,37 @@ struct store_ops {
     enum vb_err (*commit_units)(struct store *s, struct store_unit **units, size_t n);
     enum vb_err (*invoice_get)(struct store *s, const char *comm_code, const char *doc_no,
                                size_t doc_no_len, struct store_invoice **out);
+
+    /* ---- SPEC 5 ---- */
+    enum vb_err (*bank_add)(struct store *s, const struct store_bankinfo *b); /* ERR_EXISTS */
+    enum vb_err (*bank_get)(struct store *s, const char *bank_code, struct store_bankinfo *out);
+    /* The invoice behind (bank_code, va_number); ERR_NOTFOUND. */
+    enum vb_err (*va_find)(struct store *s, const char *bank_code, const char *va_number,
+                           struct store_va_view *out);
+    /* A remembered payment: its VA, amount and answer; ERR_NOTFOUND. */
+    enum vb_err (*payment_get)(struct store *s, const char *bank_code, const char *payment_ref,
+                               size_t ref_len, char va_number[LIMIT_VA_NUMBER_DIGITS + 1],
+                               int64_t *amount, struct buf *response);
+    /* Applies p (see struct store_payment); ERR_OK unless p->status is PAY_FAILED. */
+    enum vb_err (*payment_apply)(struct store *s, struct store_payment *p);
+    /* The payments of an invoice in payment order; *out is the caller's (free()). */
+    enum vb_err (*invoice_payments)(struct store *s, int64_t invoice_id,
+                                    struct store_payment_row **out, size_t *n);
+    /* Closes an open (or expired) invoice; *code is NULL when it is now
+     * closed (or already was), "0015" when it is paid.  ERR_NOTFOUND. */
+    enum vb_err (*invoice_close)(struct store *s, const char *comm_code, const char *doc_no,
+                                 size_t doc_no_len, int64_t now, const char **code);
+    /* Claims the next due notification (leased until now_ms + lease_ms), the
+     * oldest undelivered one of its invoice; ERR_NOTFOUND when none is due. */
+    enum vb_err (*notify_claim)(struct store *s, int64_t now_ms, int64_t lease_ms,
+                                struct store_notification *out);
+    /* Records an attempt: delivered, or the next attempt at next_at_ms, or
+     * failed for good when next_at_ms < 0. */
+    enum vb_err (*notify_finish)(struct store *s, int64_t id, bool delivered, int64_t next_at_ms,
+                                 const char *error, int64_t now_ms);
+    /* Notifications in id order (failed ones only when failed_only). */
+    enum vb_err (*notify_list)(struct store *s, bool failed_only, struct store_notification **out,
+                               size_t *n);
 };
 
 /* Every backend's handle starts with this. */

@@ -11,6 +11,7 @@
 #include "store.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,8 +77,55 @@ static const char *const migrations[] = {
     " response BLOB NOT NULL,"
     " created_at INTEGER NOT NULL,"
     " PRIMARY KEY (community_id, rq_uuid));",
+    /* 2: the rest of a VA's life (SPEC 5): banks, payments, the partner
+     * notification outbox; community options for notifications and
+     * partial payments */
+    "ALTER TABLE community ADD COLUMN notify_url TEXT;"
+    "ALTER TABLE community ADD COLUMN partial_payments INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE invoice ADD COLUMN closed_at INTEGER;"
+    "CREATE TABLE bank ("
+    " bank_code TEXT PRIMARY KEY,"
+    " sig_key TEXT NOT NULL,"
+    " name TEXT,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE payment ("
+    " id INTEGER PRIMARY KEY,"
+    " bank_code TEXT NOT NULL,"
+    " payment_ref TEXT NOT NULL,"
+    " invoice_id INTEGER NOT NULL REFERENCES invoice(id),"
+    " va_number TEXT NOT NULL,"
+    " amount INTEGER NOT NULL CHECK (amount > 0),"
+    " outstanding_after INTEGER NOT NULL CHECK (outstanding_after >= 0),"
+    " paid_at INTEGER NOT NULL,"
+    " rq_uuid TEXT NOT NULL,"
+    " response BLOB NOT NULL,"
+    " UNIQUE (bank_code, payment_ref));"
+    "CREATE INDEX payment_invoice ON payment(invoice_id, id);"
+    "CREATE TABLE notification ("
+    " id INTEGER PRIMARY KEY,"
+    " payment_id INTEGER NOT NULL UNIQUE REFERENCES payment(id),"
+    " invoice_id INTEGER NOT NULL REFERENCES invoice(id),"
+    " url TEXT NOT NULL,"
+    " status TEXT NOT NULL DEFAULT 'pending'"
+    "  CHECK (status IN ('pending', 'delivered', 'failed')),"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_at INTEGER NOT NULL,"               /* milliseconds */
+    " lease_until INTEGER NOT NULL DEFAULT 0," /* milliseconds */
+    " last_error TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " delivered_at INTEGER);"
+    "CREATE INDEX notification_due ON notification(status, next_at);"
+    "CREATE INDEX notification_invoice ON notification(invoice_id, id);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* A notification with what delivering it needs (columns read by read_ntf). */
+#define NTF_SELECT                                                                                 \
+    "SELECT n.id, n.status, n.attempts, n.next_at, coalesce(n.last_error, ''), n.url, c.code,"     \
+    " c.sig_key, i.doc_no, i.id, p.bank_code, p.va_number, p.payment_ref, p.id, p.amount,"         \
+    " i.amount - p.outstanding_after, p.outstanding_after FROM notification n"                     \
+    " JOIN payment p ON p.id = n.payment_id JOIN invoice i ON i.id = n.invoice_id"                 \
+    " JOIN community c ON c.id = i.community_id"
 
 enum stmt_id {
     S_BEGIN,
@@ -103,6 +151,23 @@ enum stmt_id {
     S_VA_INSERT,
     S_INV_GET,
     S_INV_VAS,
+    S_BANKINFO_INSERT,
+    S_BANKINFO_GET,
+    S_VA_FIND,
+    S_PAY_GET,
+    S_INV_PAY,
+    S_PAY_INSERT,
+    S_NTF_INSERT,
+    S_INV_PAYMENTS,
+    S_INV_STATUS,
+    S_INV_CLOSE,
+    S_NTF_DUE,
+    S_NTF_LEASE,
+    S_NTF_DETAIL,
+    S_NTF_DELIVERED,
+    S_NTF_RETRY,
+    S_NTF_FAILED,
+    S_NTF_LIST,
     S_COUNT
 };
 
@@ -114,14 +179,15 @@ static const char *const sql[S_COUNT] = {
     [S_RELEASE] = "RELEASE unit",
     [S_ROLLBACK_TO] = "ROLLBACK TO unit",
     [S_PING] = "SELECT 1",
-    [S_COMM_GET] = "SELECT id, code, sig_key, ccy, va_length, va_ttl_min, enabled, next_serial"
-                   " FROM community WHERE code = ?1",
+    [S_COMM_GET] = "SELECT id, code, sig_key, ccy, va_length, va_ttl_min, enabled, next_serial,"
+                   " coalesce(notify_url, ''), partial_payments FROM community WHERE code = ?1",
     [S_COMM_BANKS] = "SELECT bank_code, prefix FROM bank_channel WHERE community_id = ?1"
                      " ORDER BY bank_code",
     [S_COMM_LIST] = "SELECT code FROM community ORDER BY code",
     [S_COMM_ENABLE] = "UPDATE community SET enabled = ?2 WHERE code = ?1",
     [S_COMM_INSERT] = "INSERT INTO community (code, sig_key, ccy, va_length, va_ttl_min, "
-                      "enabled, next_serial, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 1, 1, ?6)",
+                      "enabled, next_serial, created_at, notify_url, partial_payments)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, 1, 1, ?6, nullif(?7, ''), ?8)",
     [S_BANK_INSERT] = "INSERT INTO bank_channel (community_id, bank_code, prefix)"
                       " VALUES (?1, ?2, ?3)",
     [S_PREFIX_COLLIDE] = "SELECT c.code, b.prefix FROM bank_channel b"
@@ -149,6 +215,47 @@ static const char *const sql[S_COUNT] = {
                   " FROM invoice i JOIN community c ON c.id = i.community_id"
                   " WHERE c.code = ?1 AND i.doc_no = ?2",
     [S_INV_VAS] = "SELECT bank_code, va_number FROM va WHERE invoice_id = ?1 ORDER BY bank_code",
+    [S_BANKINFO_INSERT] = "INSERT INTO bank (bank_code, sig_key, name, created_at)"
+                          " VALUES (?1, ?2, nullif(?3, ''), ?4)",
+    [S_BANKINFO_GET] =
+        "SELECT bank_code, sig_key, coalesce(name, '') FROM bank WHERE bank_code = ?1",
+    [S_VA_FIND] = "SELECT i.id, c.id, c.code, c.ccy, c.partial_payments, i.doc_no,"
+                  " coalesce(i.member_name, ''), coalesce(i.description, ''), i.status, i.amount,"
+                  " i.outstanding, i.expires_at FROM va v JOIN invoice i ON i.id = v.invoice_id"
+                  " JOIN community c ON c.id = i.community_id"
+                  " WHERE v.bank_code = ?1 AND v.va_number = ?2",
+    [S_PAY_GET] = "SELECT va_number, amount, response FROM payment"
+                  " WHERE bank_code = ?1 AND payment_ref = ?2",
+    /* the guard in WHERE is what keeps racing payments from taking more
+     * than the outstanding amount; CHECK (outstanding >= 0) backs it */
+    [S_INV_PAY] = "UPDATE invoice SET outstanding = outstanding - ?2,"
+                  " status = CASE WHEN outstanding = ?2 THEN 'paid' ELSE 'open' END"
+                  " WHERE id = ?1 AND status = 'open' AND outstanding >= ?2 AND expires_at >= ?3",
+    [S_PAY_INSERT] = "INSERT INTO payment (bank_code, payment_ref, invoice_id, va_number, amount,"
+                     " outstanding_after, paid_at, rq_uuid, response)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_NTF_INSERT] = "INSERT INTO notification (payment_id, invoice_id, url, next_at, created_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?4)",
+    [S_INV_PAYMENTS] = "SELECT payment_ref, bank_code, va_number, amount, paid_at FROM payment"
+                       " WHERE invoice_id = ?1 ORDER BY id",
+    [S_INV_STATUS] = "SELECT i.id, i.status FROM invoice i JOIN community c"
+                     " ON c.id = i.community_id WHERE c.code = ?1 AND i.doc_no = ?2",
+    [S_INV_CLOSE] = "UPDATE invoice SET status = 'closed', closed_at = ?2"
+                    " WHERE id = ?1 AND status = 'open'",
+    [S_NTF_DUE] = "SELECT n.id FROM notification n"
+                  " WHERE n.status = 'pending' AND n.next_at <= ?1 AND n.lease_until <= ?1"
+                  " AND NOT EXISTS (SELECT 1 FROM notification o WHERE o.invoice_id = n.invoice_id"
+                  " AND o.status = 'pending' AND o.id < n.id)"
+                  " ORDER BY n.next_at, n.id LIMIT 1",
+    [S_NTF_LEASE] = "UPDATE notification SET lease_until = ?2 WHERE id = ?1",
+    [S_NTF_DETAIL] = NTF_SELECT " WHERE n.id = ?1",
+    [S_NTF_DELIVERED] = "UPDATE notification SET status = 'delivered', attempts = attempts + 1,"
+                        " delivered_at = ?2, lease_until = 0, last_error = NULL WHERE id = ?1",
+    [S_NTF_RETRY] = "UPDATE notification SET attempts = attempts + 1, next_at = ?2,"
+                    " lease_until = 0, last_error = ?3 WHERE id = ?1",
+    [S_NTF_FAILED] = "UPDATE notification SET status = 'failed', attempts = attempts + 1,"
+                     " lease_until = 0, last_error = ?2 WHERE id = ?1",
+    [S_NTF_LIST] = NTF_SELECT " WHERE ?1 = 0 OR n.status = 'failed' ORDER BY n.id",
 };
 
 struct sq {
@@ -337,6 +444,8 @@ static enum vb_err sq_community_get(struct store *base, const char *code,
     c.va_ttl_min = sqlite3_column_int(st, 5);
     c.enabled = sqlite3_column_int(st, 6) != 0;
     c.next_serial = sqlite3_column_int64(st, 7);
+    copy_text(c.notify_url, sizeof c.notify_url, st, 8);
+    c.partial_payments = sqlite3_column_int(st, 9) != 0;
     sqlite3_reset(st);
 
     st = stmt(s, S_COMM_BANKS);
@@ -400,6 +509,8 @@ static enum vb_err sq_community_add(struct store *base, const struct store_commu
     sqlite3_bind_int(st, 4, c->va_length);
     sqlite3_bind_int(st, 5, c->va_ttl_min);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+    sqlite3_bind_text(st, 7, c->notify_url, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 8, c->partial_payments ? 1 : 0);
     e = exec_stmt(s, st);
     int64_t id = sqlite3_last_insert_rowid(s->db);
     for (size_t i = 0; !e && i < c->nbanks; i++) {
@@ -754,6 +865,406 @@ static enum vb_err sq_invoice_get(struct store *base, const char *comm_code, con
     return ERR_OK;
 }
 
+/* ---- SPEC 5: banks, payments, status, closing, notifications ---- */
+
+static enum vb_err sq_bank_add(struct store *base, const struct store_bankinfo *b)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st = stmt(s, S_BANKINFO_INSERT);
+    sqlite3_bind_text(st, 1, b->bank_code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, b->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, b->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+        return ERR_EXISTS;
+    return rc == SQLITE_DONE ? ERR_OK : fail(s, rc);
+}
+
+static enum vb_err sq_bank_get(struct store *base, const char *bank_code,
+                               struct store_bankinfo *out)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st = stmt(s, S_BANKINFO_GET);
+    sqlite3_bind_text(st, 1, bank_code, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    enum vb_err e = ERR_OK;
+    if (rc == SQLITE_ROW) {
+        copy_text(out->bank_code, sizeof out->bank_code, st, 0);
+        copy_text(out->key, sizeof out->key, st, 1);
+        copy_text(out->name, sizeof out->name, st, 2);
+    } else {
+        e = rc == SQLITE_DONE ? ERR_NOTFOUND : fail(s, rc);
+    }
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum vb_err sq_va_find(struct store *base, const char *bank_code, const char *va_number,
+                              struct store_va_view *out)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st = stmt(s, S_VA_FIND);
+    sqlite3_bind_text(st, 1, bank_code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, va_number, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    enum vb_err e = ERR_OK;
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        out->invoice_id = sqlite3_column_int64(st, 0);
+        out->comm_id = sqlite3_column_int64(st, 1);
+        copy_text(out->comm_code, sizeof out->comm_code, st, 2);
+        copy_text(out->ccy, sizeof out->ccy, st, 3);
+        out->partial_payments = sqlite3_column_int(st, 4) != 0;
+        copy_text(out->doc_no, sizeof out->doc_no, st, 5);
+        copy_text(out->member_name, sizeof out->member_name, st, 6);
+        copy_text(out->description, sizeof out->description, st, 7);
+        copy_text(out->status, sizeof out->status, st, 8);
+        out->amount = sqlite3_column_int64(st, 9);
+        out->outstanding = sqlite3_column_int64(st, 10);
+        out->expires_at = sqlite3_column_int64(st, 11);
+    } else {
+        e = rc == SQLITE_DONE ? ERR_NOTFOUND : fail(s, rc);
+    }
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum vb_err sq_payment_get(struct store *base, const char *bank_code,
+                                  const char *payment_ref, size_t ref_len,
+                                  char va_number[LIMIT_VA_NUMBER_DIGITS + 1], int64_t *amount,
+                                  struct buf *response)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st = stmt(s, S_PAY_GET);
+    sqlite3_bind_text(st, 1, bank_code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, payment_ref, (int)ref_len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    enum vb_err e = ERR_OK;
+    if (rc == SQLITE_ROW) {
+        copy_text(va_number, LIMIT_VA_NUMBER_DIGITS + 1, st, 0);
+        *amount = sqlite3_column_int64(st, 1);
+        buf_reset(response);
+        e = buf_add(response, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2));
+    } else {
+        e = rc == SQLITE_DONE ? ERR_NOTFOUND : fail(s, rc);
+    }
+    sqlite3_reset(st);
+    return e;
+}
+
+/* The checks of SPEC 5.2 on the invoice as it is under the write lock. */
+static const char *payment_refusal(const struct store_payment *p)
+{
+    const struct store_va_view *v = &p->inv;
+    if (strcmp(v->status, "paid") == 0)
+        return "0015";
+    if (strcmp(v->status, "closed") == 0)
+        return "0016";
+    if (p->now > v->expires_at)
+        return "0017";
+    bool ok = v->partial_payments ? p->amount >= 1 && p->amount <= v->outstanding
+                                  : p->amount == v->outstanding;
+    return ok ? NULL : "0018";
+}
+
+/* Inside the transaction: the payment row, its answer, its notification. */
+static enum vb_err apply_payment(struct sq *s, struct store_payment *p)
+{
+    char va[LIMIT_VA_NUMBER_DIGITS + 1];
+    int64_t amount = 0;
+    enum vb_err e = sq_payment_get(&s->base, p->bank_code, p->payment_ref, p->payment_ref_len, va,
+                                   &amount, &p->response);
+    if (e == ERR_OK) {
+        p->status =
+            strcmp(va, p->va_number) == 0 && amount == p->amount ? PAY_REPLAY : PAY_CONFLICT;
+        return ERR_OK;
+    }
+    if (e != ERR_NOTFOUND)
+        return e;
+    e = sq_va_find(&s->base, p->bank_code, p->va_number, &p->inv);
+    if (e == ERR_NOTFOUND) {
+        p->status = PAY_REFUSED;
+        p->refused_code = "0014";
+        return ERR_OK;
+    }
+    if (e)
+        return e;
+    p->refused_code = payment_refusal(p);
+    if (p->refused_code) {
+        p->status = PAY_REFUSED;
+        return ERR_OK;
+    }
+    sqlite3_stmt *st = stmt(s, S_INV_PAY);
+    sqlite3_bind_int64(st, 1, p->inv.invoice_id);
+    sqlite3_bind_int64(st, 2, p->amount);
+    sqlite3_bind_int64(st, 3, p->now);
+    e = exec_stmt(s, st);
+    if (e)
+        return e;
+    if (sqlite3_changes(s->db) != 1) {
+        snprintf(s->base.errmsg, sizeof s->base.errmsg, "payment guard refused invoice %lld",
+                 (long long)p->inv.invoice_id);
+        return ERR_STORE;
+    }
+    p->outstanding_after = p->inv.outstanding - p->amount;
+    buf_reset(&p->response);
+    e = p->render(p, &p->response);
+    if (e)
+        return e;
+    st = stmt(s, S_PAY_INSERT);
+    sqlite3_bind_text(st, 1, p->bank_code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, p->payment_ref, (int)p->payment_ref_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, p->inv.invoice_id);
+    sqlite3_bind_text(st, 4, p->va_number, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, p->amount);
+    sqlite3_bind_int64(st, 6, p->outstanding_after);
+    sqlite3_bind_int64(st, 7, p->now);
+    sqlite3_bind_text(st, 8, p->rq_uuid, (int)p->rq_uuid_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 9, p->response.p, (int)p->response.len, SQLITE_STATIC);
+    e = exec_stmt(s, st);
+    if (e)
+        return e;
+    int64_t payment_id = sqlite3_last_insert_rowid(s->db);
+
+    /* the notification is written in the payment's own transaction */
+    st = stmt(s, S_COMM_GET);
+    sqlite3_bind_text(st, 1, p->inv.comm_code, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    char url[LIMIT_URL + 1] = "";
+    if (rc == SQLITE_ROW)
+        copy_text(url, sizeof url, st, 8);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return fail(s, rc);
+    if (url[0]) {
+        st = stmt(s, S_NTF_INSERT);
+        sqlite3_bind_int64(st, 1, payment_id);
+        sqlite3_bind_int64(st, 2, p->inv.invoice_id);
+        sqlite3_bind_text(st, 3, url, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, p->now * 1000);
+        e = exec_stmt(s, st);
+        if (e)
+            return e;
+    }
+    p->status = PAY_COMMITTED;
+    return ERR_OK;
+}
+
+static enum vb_err sq_payment_apply(struct store *base, struct store_payment *p)
+{
+    struct sq *s = (struct sq *)base;
+    p->status = PAY_FAILED;
+    p->refused_code = NULL;
+    enum vb_err e = exec_id(s, S_BEGIN);
+    if (!e)
+        e = apply_payment(s, p);
+    if (!e && p->status == PAY_COMMITTED)
+        e = exec_id(s, S_COMMIT);
+    if (e || p->status != PAY_COMMITTED)
+        rollback(s);
+    if (e) {
+        p->status = PAY_FAILED;
+        p->err = e;
+    }
+    return e;
+}
+
+static enum vb_err sq_invoice_payments(struct store *base, int64_t invoice_id,
+                                       struct store_payment_row **out, size_t *n)
+{
+    struct sq *s = (struct sq *)base;
+    struct store_payment_row *rows = NULL;
+    size_t count = 0, cap = 0;
+    sqlite3_stmt *st = stmt(s, S_INV_PAYMENTS);
+    sqlite3_bind_int64(st, 1, invoice_id);
+    int rc;
+    enum vb_err e = ERR_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 8;
+            struct store_payment_row *grown = realloc(rows, cap * sizeof *rows);
+            if (grown == NULL) {
+                e = ERR_NOMEM;
+                break;
+            }
+            rows = grown;
+        }
+        struct store_payment_row *r = &rows[count++];
+        copy_text(r->payment_ref, sizeof r->payment_ref, st, 0);
+        copy_text(r->bank_code, sizeof r->bank_code, st, 1);
+        copy_text(r->va_number, sizeof r->va_number, st, 2);
+        r->amount = sqlite3_column_int64(st, 3);
+        r->paid_at = sqlite3_column_int64(st, 4);
+    }
+    if (!e && rc != SQLITE_DONE)
+        e = fail(s, rc);
+    sqlite3_reset(st);
+    if (e) {
+        free(rows);
+        return e;
+    }
+    *out = rows;
+    *n = count;
+    return ERR_OK;
+}
+
+static enum vb_err sq_invoice_close(struct store *base, const char *comm_code, const char *doc_no,
+                                    size_t doc_no_len, int64_t now, const char **code)
+{
+    struct sq *s = (struct sq *)base;
+    enum vb_err e = exec_id(s, S_BEGIN);
+    if (e)
+        return e;
+    sqlite3_stmt *st = stmt(s, S_INV_STATUS);
+    sqlite3_bind_text(st, 1, comm_code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, doc_no, (int)doc_no_len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int64_t id = 0;
+    char status[8] = "";
+    if (rc == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        copy_text(status, sizeof status, st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        e = ERR_NOTFOUND;
+    } else if (rc != SQLITE_ROW) {
+        e = fail(s, rc);
+    } else if (strcmp(status, "paid") == 0) {
+        *code = "0015";
+    } else {
+        *code = NULL;
+        st = stmt(s, S_INV_CLOSE);
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, now);
+        e = exec_stmt(s, st);
+    }
+    if (!e)
+        e = exec_id(s, S_COMMIT);
+    if (e)
+        rollback(s);
+    return e;
+}
+
+static void read_ntf(sqlite3_stmt *st, struct store_notification *n)
+{
+    memset(n, 0, sizeof *n);
+    n->id = sqlite3_column_int64(st, 0);
+    copy_text(n->status, sizeof n->status, st, 1);
+    n->attempts = sqlite3_column_int(st, 2);
+    n->next_at_ms = sqlite3_column_int64(st, 3);
+    copy_text(n->last_error, sizeof n->last_error, st, 4);
+    copy_text(n->url, sizeof n->url, st, 5);
+    copy_text(n->comm_code, sizeof n->comm_code, st, 6);
+    copy_text(n->key, sizeof n->key, st, 7);
+    copy_text(n->doc_no, sizeof n->doc_no, st, 8);
+    n->invoice_id = sqlite3_column_int64(st, 9);
+    copy_text(n->bank_code, sizeof n->bank_code, st, 10);
+    copy_text(n->va_number, sizeof n->va_number, st, 11);
+    copy_text(n->payment_ref, sizeof n->payment_ref, st, 12);
+    n->payment_id = sqlite3_column_int64(st, 13);
+    n->amount = sqlite3_column_int64(st, 14);
+    n->paid_total = sqlite3_column_int64(st, 15);
+    n->outstanding = sqlite3_column_int64(st, 16);
+}
+
+static enum vb_err sq_notify_claim(struct store *base, int64_t now_ms, int64_t lease_ms,
+                                   struct store_notification *out)
+{
+    struct sq *s = (struct sq *)base;
+    enum vb_err e = exec_id(s, S_BEGIN);
+    if (e)
+        return e;
+    sqlite3_stmt *st = stmt(s, S_NTF_DUE);
+    sqlite3_bind_int64(st, 1, now_ms);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        e = ERR_NOTFOUND;
+    else if (rc != SQLITE_ROW)
+        e = fail(s, rc);
+    if (!e) {
+        st = stmt(s, S_NTF_LEASE);
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, now_ms + lease_ms);
+        e = exec_stmt(s, st);
+    }
+    if (!e) {
+        st = stmt(s, S_NTF_DETAIL);
+        sqlite3_bind_int64(st, 1, id);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            read_ntf(st, out);
+        else
+            e = fail(s, rc);
+        sqlite3_reset(st);
+    }
+    if (!e)
+        e = exec_id(s, S_COMMIT);
+    if (e)
+        rollback(s);
+    return e;
+}
+
+static enum vb_err sq_notify_finish(struct store *base, int64_t id, bool delivered,
+                                    int64_t next_at_ms, const char *error, int64_t now_ms)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st;
+    if (delivered) {
+        st = stmt(s, S_NTF_DELIVERED);
+        sqlite3_bind_int64(st, 2, now_ms);
+    } else if (next_at_ms >= 0) {
+        st = stmt(s, S_NTF_RETRY);
+        sqlite3_bind_int64(st, 2, next_at_ms);
+        sqlite3_bind_text(st, 3, error ? error : "", -1, SQLITE_TRANSIENT);
+    } else {
+        st = stmt(s, S_NTF_FAILED);
+        sqlite3_bind_text(st, 2, error ? error : "", -1, SQLITE_TRANSIENT);
+    }
+    sqlite3_bind_int64(st, 1, id);
+    return exec_stmt(s, st);
+}
+
+static enum vb_err sq_notify_list(struct store *base, bool failed_only,
+                                  struct store_notification **out, size_t *n)
+{
+    struct sq *s = (struct sq *)base;
+    struct store_notification *list = NULL;
+    size_t count = 0, cap = 0;
+    sqlite3_stmt *st = stmt(s, S_NTF_LIST);
+    sqlite3_bind_int(st, 1, failed_only ? 1 : 0);
+    int rc;
+    enum vb_err e = ERR_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct store_notification *grown = realloc(list, cap * sizeof *list);
+            if (grown == NULL) {
+                e = ERR_NOMEM;
+                break;
+            }
+            list = grown;
+        }
+        read_ntf(st, &list[count]);
+        OPENSSL_cleanse(list[count].key, sizeof list[count].key);
+        count++;
+    }
+    if (!e && rc != SQLITE_DONE)
+        e = fail(s, rc);
+    sqlite3_reset(st);
+    if (e) {
+        free(list);
+        return e;
+    }
+    *out = list;
+    *n = count;
+    return ERR_OK;
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -766,4 +1277,14 @@ const struct store_ops store_sqlite_ops = {
     .request_get = sq_request_get,
     .commit_units = sq_commit_units,
     .invoice_get = sq_invoice_get,
+    .bank_add = sq_bank_add,
+    .bank_get = sq_bank_get,
+    .va_find = sq_va_find,
+    .payment_get = sq_payment_get,
+    .payment_apply = sq_payment_apply,
+    .invoice_payments = sq_invoice_payments,
+    .invoice_close = sq_invoice_close,
+    .notify_claim = sq_notify_claim,
+    .notify_finish = sq_notify_finish,
+    .notify_list = sq_notify_list,
 };
