@@ -28,10 +28,9 @@
 #include <unistd.h>
 
 #include "codes.h"
+#include "lifecycle.h"
 #include "limits.h"
 #include "metrics.h"
-
-#define PATH_SENDINVOICE "/rest/virtualaccount/sendinvoice"
 
 /* A fixed set of store connections shared by the worker threads. */
 struct pool {
@@ -67,12 +66,27 @@ struct http_server {
     bool reaper_started;
 };
 
-enum route { R_SENDINVOICE, R_HEALTHZ, R_METRICS, R_NOT_FOUND };
+enum route { R_SERVICE, R_HEALTHZ, R_METRICS, R_NOT_FOUND };
+
+/* A service of the Espay API: its path and its handler. */
+typedef void (*service_fn)(const struct svc_config *cfg, struct store *st, enum req_kind kind,
+                           const char *body, size_t n, struct svc_reply *reply);
+static const struct {
+    const char *path;
+    service_fn fn;
+} services[] = {
+    {"/rest/virtualaccount/sendinvoice", svc_sendinvoice},
+    {"/rest/virtualaccount/inquiry", svc_inquiry},
+    {"/rest/virtualaccount/payment", svc_payment},
+    {"/rest/virtualaccount/checkstatus", svc_checkstatus},
+    {"/rest/virtualaccount/closeinvoice", svc_closeinvoice},
+};
 
 /* One request's state, from its first callback to its completion. */
 struct req {
     struct timespec t0;
     enum route route;
+    service_fn fn; /* R_SERVICE */
     enum req_kind kind;
     struct buf body;
     bool answered;
@@ -123,7 +137,7 @@ static enum MHD_Result send_bytes(struct MHD_Connection *c, struct req *r, int s
         MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     if (status == 405)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-                                r->route == R_SENDINVOICE ? "POST" : "GET");
+                                r->route == R_SERVICE ? "POST" : "GET");
     enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     r->answered = true;
@@ -190,16 +204,23 @@ static bool media_type_is(const char *v, const char *type)
 static enum MHD_Result handle_first(struct http_server *s, struct MHD_Connection *c, struct req *r,
                                     const char *url, const char *method)
 {
-    if (strcmp(url, PATH_SENDINVOICE) == 0)
-        r->route = R_SENDINVOICE;
-    else if (strcmp(url, "/healthz") == 0)
+    r->route = R_NOT_FOUND;
+    for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)
+        if (strcmp(url, services[i].path) == 0) {
+            r->route = R_SERVICE;
+            r->fn = services[i].fn;
+        }
+    if (r->route == R_SERVICE) {
+        /* checked below */
+    } else if (strcmp(url, "/healthz") == 0) {
         r->route = R_HEALTHZ;
-    else if (strcmp(url, "/metrics") == 0)
+    } else if (strcmp(url, "/metrics") == 0) {
         r->route = R_METRICS;
-    else
+    } else {
         return send_http_error(s, c, r, 404, CODE_HTTP_404);
+    }
 
-    if (r->route != R_SENDINVOICE) {
+    if (r->route != R_SERVICE) {
         if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
             return send_http_error(s, c, r, 405, CODE_HTTP_405);
         struct buf b;
@@ -276,7 +297,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_NO;
     }
     struct store *st = pool_take(&s->pool);
-    svc_sendinvoice(&s->sc, st, r->kind, r->body.p ? r->body.p : "", r->body.len, &r->reply);
+    r->fn(&s->sc, st, r->kind, r->body.p ? r->body.p : "", r->body.len, &r->reply);
     pool_give(&s->pool, st);
     buf_free(&r->body);
     return send_reply(c, r);
@@ -298,9 +319,11 @@ static void log_request(struct http_server *s, const struct req *r, double secs)
     buf_add_json_str(&line, r->path, strlen(r->path));
     buf_printf(&line, ",\"status\":%d,\"error_code\":\"%s\"", r->status,
                r->reply.error_code[0] ? r->reply.error_code : "");
-    if (r->route == R_SENDINVOICE) {
+    if (r->route == R_SERVICE) {
         buf_adds(&line, ",\"comm_code\":");
         buf_add_json_str(&line, r->reply.comm_code, strlen(r->reply.comm_code));
+        if (r->reply.bank_code[0])
+            buf_printf(&line, ",\"bank_code\":\"%s\"", r->reply.bank_code);
         buf_adds(&line, ",\"rq_uuid\":");
         buf_add_json_str(&line, r->reply.rq_uuid, strlen(r->reply.rq_uuid));
         buf_printf(&line, ",\"invoices\":%d,\"accepted\":%d,\"refused\":%d,\"replayed\":%s",
@@ -330,7 +353,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r == NULL)
         return;
     double secs = seconds_since(&r->t0);
-    if (r->answered && r->route == R_SENDINVOICE) {
+    if (r->answered && r->route == R_SERVICE) {
         metrics_request(r->reply.error_code, r->status, r->reply.replayed, r->reply.accepted,
                         r->reply.refused, secs);
     }

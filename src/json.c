@@ -171,6 +171,21 @@ int json_next(const struct json_doc *d, int i)
     return i;
 }
 
+int json_member(const struct json_doc *d, int obj, const char *name)
+{
+    if (obj < 0 || obj >= d->ntok || d->tok[obj].type != JSON_T_OBJECT)
+        return -1;
+    int found = -1;
+    int i = obj + 1;
+    size_t n = strlen(name);
+    for (int m = 0; m < d->tok[obj].size; m++) {
+        if (json_str_eq(d, i, name, n))
+            found = i + 1;
+        i = json_next(d, i + 1);
+    }
+    return found;
+}
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')

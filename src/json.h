@@ -54,6 +54,10 @@ void json_doc_free(struct json_doc *d);
 /* The index of the token after the value at index i (and its members). */
 int json_next(const struct json_doc *d, int i);
 
+/* The value token of member `name` in the object at token obj, or -1.
+ * When the name repeats, the last one (as most JSON readers do). */
+int json_member(const struct json_doc *d, int obj, const char *name);
+
 /* Decodes string token i (escapes resolved, UTF-8) into out, which must have
  * room for the token's span length; returns the decoded length. */
 size_t json_str_decode(const struct json_doc *d, int i, char *out);

@@ -9,8 +9,8 @@
 #include "dt.h"
 #include "va.h"
 
-static void add_head(struct buf *out, const char *rq_uuid, size_t n, int64_t now, int offset,
-                     const struct fail *f)
+void resp_head(struct buf *out, const char *rq_uuid, size_t n, int64_t now, int offset,
+               const struct fail *f)
 {
     char rs[DT_LEN + 1];
     dt_format(now, offset, rs);
@@ -28,10 +28,18 @@ static void add_head(struct buf *out, const char *rq_uuid, size_t n, int64_t now
     buf_free(&msg);
 }
 
+enum vb_err resp_short_failure(struct buf *out, const char *rq_uuid, size_t rq_uuid_len,
+                               int64_t now, int utc_offset_min, const struct fail *f)
+{
+    resp_head(out, rq_uuid, rq_uuid_len, now, utc_offset_min, f);
+    buf_addc(out, '}');
+    return out->failed;
+}
+
 enum vb_err resp_failure(struct buf *out, const char *rq_uuid, size_t rq_uuid_len, int64_t now,
                          int utc_offset_min, const struct fail *f)
 {
-    add_head(out, rq_uuid, rq_uuid_len, now, utc_offset_min, f);
+    resp_head(out, rq_uuid, rq_uuid_len, now, utc_offset_min, f);
     buf_adds(out, ",\"invoices\":{},\"invoices_success\":{},\"invoices_error\":{},"
                   "\"total_invoice\":\"0\"}");
     return out->failed;
@@ -114,7 +122,7 @@ enum vb_err resp_batch(struct store_unit *u, struct buf *out)
     char expired[DT_LEN + 1];
     dt_format(u->now + (int64_t)u->comm->va_ttl_min * 60, offset, expired);
     struct fail ok = {CODE_SUCCESS, NULL, 0};
-    add_head(out, u->rq_uuid, u->rq_uuid_len, u->now, offset, &ok);
+    resp_head(out, u->rq_uuid, u->rq_uuid_len, u->now, offset, &ok);
 
     size_t *span = malloc(sizeof *span * 2 * (u->n ? u->n : 1));
     if (span == NULL)

@@ -21,6 +21,10 @@
 struct svc_config {
     int utc_offset_min; /* minutes east of UTC */
     int clock_skew;     /* seconds; 0 turns the check off */
+    /* called after a payment is committed (wakes the notification
+     * worker); may be NULL */
+    void (*on_payment)(void *ctx);
+    void *on_payment_ctx;
 };
 
 /* The answer and what the log and metrics need to know about it. */
@@ -30,6 +34,7 @@ struct svc_reply {
     bool replayed;
     char error_code[5];
     char comm_code[LIMIT_COMM_CODE + 1]; /* "" unless well formed */
+    char bank_code[LIMIT_BANK_CODE + 1]; /* bank services: "" unless well formed */
     char rq_uuid[LIMIT_RQ_UUID + 1];     /* "" unless well formed */
     int invoices;                        /* in the request, when counted */
     int accepted;                        /* invoices stored */

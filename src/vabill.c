@@ -4,6 +4,7 @@
  * "vabill: " and a non-zero exit: 1 for a refused or failed action, 2 for
  * a usage mistake.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "dt.h"
 #include "json.h"
 #include "limits.h"
@@ -19,46 +21,22 @@
 #include "store.h"
 #include "va.h"
 
-enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
-
 static const char usage[] =
     "usage: vabill [--db URL] init\n"
     "       vabill [--db URL] community add CODE --key KEY --bank BANK:PREFIX [--bank ...]\n"
     "                         [--ccy IDR] [--va-length 16] [--va-ttl MINUTES]\n"
+    "                         [--notify-url URL] [--partial-payments]\n"
     "       vabill [--db URL] community list | show CODE | disable CODE | enable CODE\n"
     "       vabill [--db URL] [--utc-offset +HH:MM] invoice show CODE DOC_NO\n"
-    "       vabill sign --key KEY --rq-uuid U --rq-datetime D --comm-code C\n";
-
-/* Options common to all commands, pulled out of argv wherever they stand. */
-struct global {
-    const char *db;
-    int offset;
-};
-
-static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("vabill: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
-}
-
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-    if (s == NULL || *s == '\0')
-        return false;
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end != '\0' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
+    "       vabill sign --key KEY --rq-uuid U --rq-datetime D --comm-code C\n"
+    "       vabill [--db URL] bank add BANK_CODE --key KEY [--name NAME]\n"
+    "       vabill [--db URL] notification list [--failed]\n"
+    "       vabill pay --url URL --bank BANK_CODE --key KEY VA_NUMBER AMOUNT [--payment-ref REF]\n"
+    "       vabill status --url URL --comm-code CODE --key KEY DOC_NO\n"
+    "       vabill close --url URL --comm-code CODE --key KEY DOC_NO\n"
+    "       vabill [--utc-offset +HH:MM] send --url URL --comm-code CODE --key KEY [--ccy IDR]\n"
+    "                         [--batch 500] [--out FILE.csv|FILE.json] [--resume JOURNAL]\n"
+    "                         [--concurrency N] [--quiet] INPUT   (see vabill send --help)\n";
 
 static bool alnum_code(const char *s)
 {
@@ -73,22 +51,13 @@ static bool alnum_code(const char *s)
     return true;
 }
 
-static int open_store(const struct global *g, struct store **out)
-{
-    char why[512] = "";
-    enum vb_err e = store_open(store_default_url(g->db), out, why, sizeof why);
-    if (e)
-        return fail(EXIT_FAIL, "cannot open the store: %s", why[0] ? why : err_str(e));
-    return 0;
-}
-
 static int cmd_init(const struct global *g, int argc, char **argv)
 {
     (void)argv;
     if (argc != 0)
-        return fail(EXIT_USAGE, "init takes no arguments");
+        return cli_fail(EXIT_USAGE, "init takes no arguments");
     struct store *s;
-    int rc = open_store(g, &s);
+    int rc = cli_open_store(g, &s);
     if (rc)
         return rc;
     store_close(s);
@@ -107,28 +76,38 @@ static int community_add(const struct global *g, int argc, char **argv)
         const char *a = argv[i];
         if (a[0] != '-' || a[1] != '-') {
             if (code)
-                return fail(EXIT_USAGE, "community add takes one CODE (got also %s)", a);
+                return cli_fail(EXIT_USAGE, "community add takes one CODE (got also %s)", a);
             code = a;
             continue;
         }
+        if (strcmp(a, "--partial-payments") == 0) {
+            c.partial_payments = true;
+            continue;
+        }
         if (i + 1 >= argc)
-            return fail(EXIT_USAGE, "%s needs a value", a);
+            return cli_fail(EXIT_USAGE, "%s needs a value", a);
         const char *v = argv[++i];
         if (strcmp(a, "--key") == 0) {
             key = v;
+        } else if (strcmp(a, "--notify-url") == 0) {
+            if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) ||
+                strlen(v) > LIMIT_URL || strpbrk(v, " \t\r\n") != NULL)
+                return cli_fail(EXIT_FAIL, "--notify-url must be an http:// or https:// URL: %s",
+                                v);
+            snprintf(c.notify_url, sizeof c.notify_url, "%s", v);
         } else if (strcmp(a, "--ccy") == 0) {
             if (strlen(v) != 3 || v[0] < 'A' || v[0] > 'Z' || v[1] < 'A' || v[1] > 'Z' ||
                 v[2] < 'A' || v[2] > 'Z')
-                return fail(EXIT_FAIL, "--ccy must be three upper-case letters: %s", v);
+                return cli_fail(EXIT_FAIL, "--ccy must be three upper-case letters: %s", v);
             snprintf(c.ccy, sizeof c.ccy, "%s", v);
         } else if (strcmp(a, "--va-length") == 0) {
-            if (!parse_long(v, LIMIT_VA_LENGTH_MIN, LIMIT_VA_LENGTH_MAX, &va_length))
-                return fail(EXIT_FAIL, "--va-length must be %d to %d: %s", LIMIT_VA_LENGTH_MIN,
-                            LIMIT_VA_LENGTH_MAX, v);
+            if (!cli_parse_long(v, LIMIT_VA_LENGTH_MIN, LIMIT_VA_LENGTH_MAX, &va_length))
+                return cli_fail(EXIT_FAIL, "--va-length must be %d to %d: %s", LIMIT_VA_LENGTH_MIN,
+                                LIMIT_VA_LENGTH_MAX, v);
         } else if (strcmp(a, "--va-ttl") == 0) {
-            if (!parse_long(v, 1, LIMIT_VA_TTL_MAX, &ttl))
-                return fail(EXIT_FAIL, "--va-ttl must be 1 to %ld minutes: %s",
-                            (long)LIMIT_VA_TTL_MAX, v);
+            if (!cli_parse_long(v, 1, LIMIT_VA_TTL_MAX, &ttl))
+                return cli_fail(EXIT_FAIL, "--va-ttl must be 1 to %ld minutes: %s",
+                                (long)LIMIT_VA_TTL_MAX, v);
         } else if (strcmp(a, "--bank") == 0) {
             const char *colon = strchr(v, ':');
             char bank[8] = "", prefix[32] = "";
@@ -138,41 +117,42 @@ static int community_add(const struct global *g, int argc, char **argv)
                 snprintf(prefix, sizeof prefix, "%s", colon + 1);
             }
             if (!va_bank_code_valid(bank))
-                return fail(EXIT_FAIL, "--bank must be BANK:PREFIX with a 3-digit bank code: %s",
-                            v);
+                return cli_fail(EXIT_FAIL,
+                                "--bank must be BANK:PREFIX with a 3-digit bank code: %s", v);
             if (!va_prefix_valid(prefix))
-                return fail(EXIT_FAIL, "--bank prefix must be 1 to %d digits: %s", LIMIT_PREFIX, v);
+                return cli_fail(EXIT_FAIL, "--bank prefix must be 1 to %d digits: %s", LIMIT_PREFIX,
+                                v);
             if (c.nbanks == LIMIT_BANKS)
-                return fail(EXIT_FAIL, "at most %d banks per community", LIMIT_BANKS);
+                return cli_fail(EXIT_FAIL, "at most %d banks per community", LIMIT_BANKS);
             for (size_t k = 0; k < c.nbanks; k++)
                 if (strcmp(c.banks[k].bank_code, bank) == 0)
-                    return fail(EXIT_FAIL, "bank %s given twice", bank);
+                    return cli_fail(EXIT_FAIL, "bank %s given twice", bank);
             /* both validated above: 3 digits, 1 to LIMIT_PREFIX digits */
             memcpy(c.banks[c.nbanks].bank_code, bank, strlen(bank) + 1);
             memcpy(c.banks[c.nbanks].prefix, prefix, strlen(prefix) + 1);
             c.nbanks++;
         } else {
-            return fail(EXIT_USAGE, "unknown option for community add: %s", a);
+            return cli_fail(EXIT_USAGE, "unknown option for community add: %s", a);
         }
     }
     if (code == NULL)
-        return fail(EXIT_USAGE, "community add needs a CODE");
+        return cli_fail(EXIT_USAGE, "community add needs a CODE");
     if (!alnum_code(code))
-        return fail(EXIT_FAIL, "community code must be 1 to 32 letters and digits: %s", code);
+        return cli_fail(EXIT_FAIL, "community code must be 1 to 32 letters and digits: %s", code);
     if (key == NULL || *key == '\0')
-        return fail(EXIT_USAGE, "community add needs --key KEY");
+        return cli_fail(EXIT_USAGE, "community add needs --key KEY");
     size_t kl = strlen(key);
     if (kl > LIMIT_KEY)
-        return fail(EXIT_FAIL, "--key must be at most %d characters", LIMIT_KEY);
+        return cli_fail(EXIT_FAIL, "--key must be at most %d characters", LIMIT_KEY);
     for (size_t i = 0; i < kl; i++)
         if (key[i] <= 0x20 || key[i] > 0x7e)
-            return fail(EXIT_FAIL, "--key must be printable ASCII without blanks");
+            return cli_fail(EXIT_FAIL, "--key must be printable ASCII without blanks");
     if (c.nbanks == 0)
-        return fail(EXIT_USAGE, "community add needs at least one --bank BANK:PREFIX");
+        return cli_fail(EXIT_USAGE, "community add needs at least one --bank BANK:PREFIX");
     for (size_t k = 0; k < c.nbanks; k++)
         if (va_channel_width((int)va_length, strlen(c.banks[k].prefix)) < 1)
-            return fail(EXIT_FAIL, "prefix %s leaves no digit for the serial in a %ld-digit VA",
-                        c.banks[k].prefix, va_length);
+            return cli_fail(EXIT_FAIL, "prefix %s leaves no digit for the serial in a %ld-digit VA",
+                            c.banks[k].prefix, va_length);
     /* list_va order: ascending bank code */
     for (size_t a = 1; a < c.nbanks; a++)
         for (size_t b = a; b > 0 && strcmp(c.banks[b - 1].bank_code, c.banks[b].bank_code) > 0;
@@ -187,7 +167,7 @@ static int community_add(const struct global *g, int argc, char **argv)
     c.va_ttl_min = (int)ttl;
 
     struct store *s;
-    rc = open_store(g, &s);
+    rc = cli_open_store(g, &s);
     if (rc) {
         store_community_wipe(&c);
         return rc;
@@ -195,11 +175,11 @@ static int community_add(const struct global *g, int argc, char **argv)
     enum vb_err e = s->ops->community_add(s, &c);
     store_community_wipe(&c);
     if (e == ERR_EXISTS)
-        rc = fail(EXIT_FAIL, "community %s already exists", code);
+        rc = cli_fail(EXIT_FAIL, "community %s already exists", code);
     else if (e == ERR_COLLIDE)
-        rc = fail(EXIT_FAIL, "%s", s->errmsg);
+        rc = cli_fail(EXIT_FAIL, "%s", s->errmsg);
     else if (e)
-        rc = fail(EXIT_FAIL, "cannot add community %s: %s", code, s->errmsg);
+        rc = cli_fail(EXIT_FAIL, "cannot add community %s: %s", code, s->errmsg);
     else
         printf("community %s added\n", code);
     store_close(s);
@@ -223,7 +203,7 @@ static int community_list(struct store *s)
     size_t n = 0;
     enum vb_err e = s->ops->community_list(s, &list, &n);
     if (e)
-        return fail(EXIT_FAIL, "cannot list communities: %s", s->errmsg);
+        return cli_fail(EXIT_FAIL, "cannot list communities: %s", s->errmsg);
     for (size_t i = 0; i < n; i++) {
         struct buf b;
         buf_init(&b, 1 << 16);
@@ -241,9 +221,9 @@ static int community_show(struct store *s, const char *code)
     struct store_community c;
     enum vb_err e = s->ops->community_get(s, code, &c);
     if (e == ERR_NOTFOUND)
-        return fail(EXIT_FAIL, "no community %s", code);
+        return cli_fail(EXIT_FAIL, "no community %s", code);
     if (e)
-        return fail(EXIT_FAIL, "cannot read community %s: %s", code, s->errmsg);
+        return cli_fail(EXIT_FAIL, "cannot read community %s: %s", code, s->errmsg);
     store_community_wipe(&c);
     struct buf b;
     buf_init(&b, 1 << 16);
@@ -262,7 +242,8 @@ static int community_show(struct store *s, const char *code)
 static int cmd_community(const struct global *g, int argc, char **argv)
 {
     if (argc < 1)
-        return fail(EXIT_USAGE, "community needs a subcommand: add, list, show, disable, enable");
+        return cli_fail(EXIT_USAGE,
+                        "community needs a subcommand: add, list, show, disable, enable");
     const char *sub = argv[0];
     if (strcmp(sub, "add") == 0)
         return community_add(g, argc - 1, argv + 1);
@@ -270,14 +251,14 @@ static int cmd_community(const struct global *g, int argc, char **argv)
     bool show = strcmp(sub, "show") == 0;
     bool dis = strcmp(sub, "disable") == 0, en = strcmp(sub, "enable") == 0;
     if (!list && !show && !dis && !en)
-        return fail(EXIT_USAGE, "unknown community subcommand: %s", sub);
+        return cli_fail(EXIT_USAGE, "unknown community subcommand: %s", sub);
     if (list ? argc != 1 : argc != 2)
-        return fail(EXIT_USAGE,
-                    list ? "community list takes no arguments"
-                         : "community %s needs exactly one CODE",
-                    sub);
+        return cli_fail(EXIT_USAGE,
+                        list ? "community list takes no arguments"
+                             : "community %s needs exactly one CODE",
+                        sub);
     struct store *s;
-    int rc = open_store(g, &s);
+    int rc = cli_open_store(g, &s);
     if (rc)
         return rc;
     if (list) {
@@ -287,9 +268,9 @@ static int cmd_community(const struct global *g, int argc, char **argv)
     } else {
         enum vb_err e = s->ops->community_set_enabled(s, argv[1], en);
         if (e == ERR_NOTFOUND)
-            rc = fail(EXIT_FAIL, "no community %s", argv[1]);
+            rc = cli_fail(EXIT_FAIL, "no community %s", argv[1]);
         else if (e)
-            rc = fail(EXIT_FAIL, "cannot %s community %s: %s", sub, argv[1], s->errmsg);
+            rc = cli_fail(EXIT_FAIL, "cannot %s community %s: %s", sub, argv[1], s->errmsg);
         else
             printf("community %s %sd\n", argv[1], sub);
     }
@@ -316,19 +297,19 @@ static void json_text(struct buf *b, const char *name, const char *v)
 static int cmd_invoice(const struct global *g, int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "show") != 0)
-        return fail(EXIT_USAGE, "invoice needs a subcommand: show");
+        return cli_fail(EXIT_USAGE, "invoice needs a subcommand: show");
     if (argc != 3)
-        return fail(EXIT_USAGE, "invoice show needs CODE DOC_NO");
+        return cli_fail(EXIT_USAGE, "invoice show needs CODE DOC_NO");
     struct store *s;
-    int rc = open_store(g, &s);
+    int rc = cli_open_store(g, &s);
     if (rc)
         return rc;
     struct store_invoice *inv = NULL;
     enum vb_err e = s->ops->invoice_get(s, argv[1], argv[2], strlen(argv[2]), &inv);
     if (e == ERR_NOTFOUND) {
-        rc = fail(EXIT_FAIL, "no invoice %s in community %s", argv[2], argv[1]);
+        rc = cli_fail(EXIT_FAIL, "no invoice %s in community %s", argv[2], argv[1]);
     } else if (e) {
-        rc = fail(EXIT_FAIL, "cannot read invoice: %s", s->errmsg);
+        rc = cli_fail(EXIT_FAIL, "cannot read invoice: %s", s->errmsg);
     } else {
         struct buf b;
         buf_init(&b, 1 << 20);
@@ -376,7 +357,7 @@ static int cmd_sign(const struct global *g, int argc, char **argv)
     const char *key = NULL, *uuid = NULL, *dtv = NULL, *comm = NULL;
     for (int i = 0; i < argc; i++) {
         if (i + 1 >= argc)
-            return fail(EXIT_USAGE, "%s needs a value", argv[i]);
+            return cli_fail(EXIT_USAGE, "%s needs a value", argv[i]);
         const char *a = argv[i], *v = argv[++i];
         if (strcmp(a, "--key") == 0)
             key = v;
@@ -387,13 +368,13 @@ static int cmd_sign(const struct global *g, int argc, char **argv)
         else if (strcmp(a, "--comm-code") == 0)
             comm = v;
         else
-            return fail(EXIT_USAGE, "unknown option for sign: %s", a);
+            return cli_fail(EXIT_USAGE, "unknown option for sign: %s", a);
     }
     if (!key || !uuid || !dtv || !comm)
-        return fail(EXIT_USAGE, "sign needs --key, --rq-uuid, --rq-datetime and --comm-code");
+        return cli_fail(EXIT_USAGE, "sign needs --key, --rq-uuid, --rq-datetime and --comm-code");
     char out[SIG_HEX_LEN + 1];
     if (!sig_sendinvoice(uuid, dtv, comm, key, out))
-        return fail(EXIT_FAIL, "out of memory");
+        return cli_fail(EXIT_FAIL, "out of memory");
     puts(out);
     return 0;
 }
@@ -403,10 +384,9 @@ static const struct command {
     const char *name;
     int (*run)(const struct global *g, int argc, char **argv);
 } commands[] = {
-    {"init", cmd_init},
-    {"community", cmd_community},
-    {"invoice", cmd_invoice},
-    {"sign", cmd_sign},
+    {"init", cmd_init}, {"community", cmd_community}, {"invoice", cmd_invoice},
+    {"sign", cmd_sign}, {"bank", cli_bank},           {"notification", cli_notification},
+    {"pay", cli_pay},   {"status", cli_status},       {"close", cli_close},
 };
 
 int main(int argc, char **argv)
@@ -415,25 +395,26 @@ int main(int argc, char **argv)
     /* take the global options out of argv, wherever they stand */
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     if (rest == NULL)
-        return fail(EXIT_FAIL, "out of memory");
+        return cli_fail(EXIT_FAIL, "out of memory");
     int n = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "--utc-offset") == 0) {
             if (i + 1 >= argc) {
                 free(rest);
-                return fail(EXIT_USAGE, "%s needs a value", argv[i]);
+                return cli_fail(EXIT_USAGE, "%s needs a value", argv[i]);
             }
             if (argv[i][2] == 'd') {
                 g.db = argv[++i];
             } else if (!dt_parse_offset(argv[++i], &g.offset)) {
                 free(rest);
-                return fail(EXIT_USAGE, "--utc-offset must look like +07:00: %s", argv[i]);
+                return cli_fail(EXIT_USAGE, "--utc-offset must look like +07:00: %s", argv[i]);
             }
             continue;
         }
         rest[n++] = argv[i];
     }
     json_global_init();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc;
     const struct command *cmd = NULL;
     for (size_t i = 0; n > 0 && i < sizeof commands / sizeof commands[0]; i++)
@@ -446,7 +427,7 @@ int main(int argc, char **argv)
         fputs(usage, stdout);
         rc = 0;
     } else if (cmd == NULL) {
-        rc = fail(EXIT_USAGE, "unknown command: %s (try vabill --help)", rest[0]);
+        rc = cli_fail(EXIT_USAGE, "unknown command: %s (try vabill --help)", rest[0]);
     } else {
         rc = cmd->run(&g, n - 1, rest + 1);
     }

@@ -3,6 +3,7 @@
  * starts serving, prints "listening on HOST:PORT", and on SIGTERM or SIGINT
  * stops accepting, lets requests in flight finish, and exits 0.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -15,11 +16,13 @@
 #include "http.h"
 #include "json.h"
 #include "limits.h"
+#include "notify.h"
 #include "store.h"
 
 static const char usage[] =
     "usage: vabilld [--db URL] [--listen HOST:PORT] [--threads N] [--max-body BYTES]\n"
-    "               [--clock-skew SECONDS] [--utc-offset +HH:MM] [--request-timeout SECONDS]\n";
+    "               [--clock-skew SECONDS] [--utc-offset +HH:MM] [--request-timeout SECONDS]\n"
+    "               [--notify-speedup N]\n";
 
 static int die_usage(const char *msg, const char *arg)
 {
@@ -69,7 +72,7 @@ int main(int argc, char **argv)
     const char *db = NULL;
     const char *listen = "127.0.0.1:8080";
     long threads = LIMIT_THREADS_DEFAULT, max_body = LIMIT_BODY_DEFAULT,
-         skew = LIMIT_CLOCK_SKEW_DEFAULT, request_seconds = LIMIT_REQUEST_SECONDS;
+         skew = LIMIT_CLOCK_SKEW_DEFAULT, request_seconds = LIMIT_REQUEST_SECONDS, speedup = 1;
     int offset = 7 * 60;
 
     for (int i = 1; i < argc; i++) {
@@ -97,6 +100,9 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--request-timeout") == 0) {
             if (!parse_long(v, 1, 3600, &request_seconds))
                 return die_usage("--request-timeout must be 1 to 3600 seconds", v);
+        } else if (strcmp(a, "--notify-speedup") == 0) {
+            if (!parse_long(v, 1, 1000000, &speedup))
+                return die_usage("--notify-speedup must be 1 to 1000000", v);
         } else if (strcmp(a, "--utc-offset") == 0) {
             if (!dt_parse_offset(v, &offset))
                 return die_usage("--utc-offset must look like +07:00", v);
@@ -119,14 +125,22 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     json_global_init();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     const char *url = store_default_url(db);
     struct http_config hc = {host, port, (int)threads, (size_t)max_body, (int)request_seconds, url};
-    struct svc_config sc = {offset, (int)skew};
+    struct svc_config sc = {offset, (int)skew, NULL, NULL};
     struct http_server *srv = NULL;
+    struct notifier *notifier = NULL;
     int bound = 0;
     char why[512] = "";
-    enum vb_err e = http_start(&hc, &sc, &srv, &bound, why, sizeof why);
+    enum vb_err e = notify_start(url, offset, (int)speedup, &notifier, why, sizeof why);
+    if (!e) {
+        sc.on_payment = notify_wake;
+        sc.on_payment_ctx = notifier;
+        e = http_start(&hc, &sc, &srv, &bound, why, sizeof why);
+    }
     if (e) {
+        notify_stop(notifier);
         fprintf(stderr, "vabilld: %s\n", why[0] ? why : err_str(e));
         return 1;
     }
@@ -139,5 +153,7 @@ int main(int argc, char **argv)
     int sig = 0;
     sigwait(&set, &sig);
     http_stop(srv);
+    notify_stop(notifier);
+    curl_global_cleanup();
     return 0;
 }

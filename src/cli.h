@@ -1,0 +1,39 @@
+/*
+ * cli: what the commands of `vabill` share: the global options, the one-line
+ * error convention and exit codes, opening the store.  Each group of
+ * commands lives in its own file (vabill.c: administration and signing;
+ * cli_life.c: banks, payments, status, closing, notifications; send.c:
+ * the batch client).
+ */
+#ifndef VABILL_CLI_H
+#define VABILL_CLI_H
+
+#include <stdbool.h>
+
+#include "store.h"
+
+enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* Options common to all commands, pulled out of argv wherever they stand. */
+struct global {
+    const char *db;
+    int offset; /* --utc-offset, minutes east of UTC */
+};
+
+/* Prints "vabill: " + the message on stderr; returns code. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses a whole decimal number in [lo, hi]. */
+bool cli_parse_long(const char *s, long lo, long hi, long *out);
+
+/* Opens the store of --db / VABILL_DB; on failure prints why, returns EXIT_FAIL. */
+int cli_open_store(const struct global *g, struct store **out);
+
+/* cli_life.c */
+int cli_bank(const struct global *g, int argc, char **argv);
+int cli_notification(const struct global *g, int argc, char **argv);
+int cli_pay(const struct global *g, int argc, char **argv);
+int cli_status(const struct global *g, int argc, char **argv);
+int cli_close(const struct global *g, int argc, char **argv);
+
+#endif
