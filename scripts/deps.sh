@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config clang clang-format cppcheck python3
       libmicrohttpd-dev libjansson-dev libjsmn-dev libsqlite3-dev sqlite3 libssl-dev
-      libcurl4-openssl-dev libcmocka-dev curl"
+      libcurl4-openssl-dev libcmocka-dev curl openssl"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive

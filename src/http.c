@@ -54,6 +54,7 @@ struct http_server {
     struct svc_config sc;
     size_t max_body;
     int request_seconds;
+    bool tls;
     struct pool pool;
     atomic_int in_flight;
     pthread_mutex_t log_mu;
@@ -293,7 +294,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * the socket here and the connection closed (the rest of the body
          * is never read). */
         buf_free(&r->body);
-        send_raw_413(s, c, r);
+        if (!s->tls)
+            send_raw_413(s, c, r); /* under TLS the socket is not ours to write */
         return MHD_NO;
     }
     struct store *st = pool_take(&s->pool);
@@ -502,14 +504,24 @@ enum vb_err http_start(const struct http_config *hc, const struct svc_config *sc
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)hc->threads,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_CONNECTIONS,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIMIT_CONN_IDLE_SECONDS,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+    /* TLS: libmicrohttpd over GnuTLS reads the PEM texts while starting */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)hc->tls_cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)hc->tls_key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    s->tls = hc->tls_cert_pem != NULL;
+    if (s->tls)
+        flags |= MHD_USE_TLS;
+    s->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, s->tls ? tls : tls + 2,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)hc->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)LIMIT_CONN_IDLE_SECONDS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     if (s->d == NULL) {
-        snprintf(why, whylen, "cannot listen on %s:%d", hc->host, hc->port);
+        snprintf(why, whylen, "cannot listen on %s:%d%s", hc->host, hc->port,
+                 s->tls ? " (or the TLS certificate and key are unusable)" : "");
         freeaddrinfo(ai);
         pool_close(&s->pool);
         free(s);

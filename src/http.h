@@ -21,6 +21,10 @@ struct http_config {
     size_t max_body;
     int request_seconds; /* a connection that completes no request for this long is cut */
     const char *db_url;  /* each worker thread opens its own store connection */
+    /* PEM texts of the certificate chain and private key, or NULL for
+     * plain HTTP; read during http_start, not kept */
+    const char *tls_cert_pem;
+    const char *tls_key_pem;
 };
 
 struct http_server;

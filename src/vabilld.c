@@ -5,6 +5,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "dt.h"
 #include "http.h"
 #include "json.h"
@@ -22,7 +24,7 @@
 static const char usage[] =
     "usage: vabilld [--db URL] [--listen HOST:PORT] [--threads N] [--max-body BYTES]\n"
     "               [--clock-skew SECONDS] [--utc-offset +HH:MM] [--request-timeout SECONDS]\n"
-    "               [--notify-speedup N]\n";
+    "               [--notify-speedup N] [--tls-cert PEM --tls-key PEM]\n";
 
 static int die_usage(const char *msg, const char *arg)
 {
@@ -67,10 +69,48 @@ static bool parse_listen(const char *s, char *host, size_t hostlen, int *port)
     return true;
 }
 
+/* A PEM file, read whole (at most 1 MiB) into a NUL-terminated string. */
+static bool read_pem(const char *path, char **out)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "vabilld: cannot read %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_add(&b, chunk, n) != ERR_OK)
+            break;
+    bool ok = !ferror(f) && b.failed == ERR_OK && b.len > 0;
+    fclose(f);
+    OPENSSL_cleanse(chunk, sizeof chunk);
+    if (!ok) {
+        fprintf(stderr, "vabilld: %s is empty, unreadable or over 1 MiB\n", path);
+        if (b.p)
+            OPENSSL_cleanse(b.p, b.len);
+        buf_free(&b);
+        return false;
+    }
+    *out = buf_steal(&b, NULL);
+    return true;
+}
+
+static void free_pem(char *p)
+{
+    if (p) {
+        OPENSSL_cleanse(p, strlen(p));
+        free(p);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *db = NULL;
     const char *listen = "127.0.0.1:8080";
+    const char *tls_cert = NULL, *tls_key = NULL;
     long threads = LIMIT_THREADS_DEFAULT, max_body = LIMIT_BODY_DEFAULT,
          skew = LIMIT_CLOCK_SKEW_DEFAULT, request_seconds = LIMIT_REQUEST_SECONDS, speedup = 1;
     int offset = 7 * 60;
@@ -103,6 +143,10 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--notify-speedup") == 0) {
             if (!parse_long(v, 1, 1000000, &speedup))
                 return die_usage("--notify-speedup must be 1 to 1000000", v);
+        } else if (strcmp(a, "--tls-cert") == 0) {
+            tls_cert = v;
+        } else if (strcmp(a, "--tls-key") == 0) {
+            tls_key = v;
         } else if (strcmp(a, "--utc-offset") == 0) {
             if (!dt_parse_offset(v, &offset))
                 return die_usage("--utc-offset must look like +07:00", v);
@@ -110,6 +154,8 @@ int main(int argc, char **argv)
             return die_usage("unknown option", a);
         }
     }
+    if ((tls_cert == NULL) != (tls_key == NULL))
+        return die_usage("--tls-cert and --tls-key go together", NULL);
     char host[256];
     int port;
     if (!parse_listen(listen, host, sizeof host, &port))
@@ -127,7 +173,13 @@ int main(int argc, char **argv)
     json_global_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const char *url = store_default_url(db);
-    struct http_config hc = {host, port, (int)threads, (size_t)max_body, (int)request_seconds, url};
+    char *cert_pem = NULL, *key_pem = NULL;
+    if (tls_cert && (!read_pem(tls_cert, &cert_pem) || !read_pem(tls_key, &key_pem))) {
+        free_pem(cert_pem);
+        return 1;
+    }
+    struct http_config hc = {host, port,     (int)threads, (size_t)max_body, (int)request_seconds,
+                             url,  cert_pem, key_pem};
     struct svc_config sc = {offset, (int)skew, NULL, NULL};
     struct http_server *srv = NULL;
     struct notifier *notifier = NULL;
@@ -139,6 +191,9 @@ int main(int argc, char **argv)
         sc.on_payment_ctx = notifier;
         e = http_start(&hc, &sc, &srv, &bound, why, sizeof why);
     }
+    /* the private key is not kept in memory once the server has it */
+    free_pem(key_pem);
+    free_pem(cert_pem);
     if (e) {
         notify_stop(notifier);
         fprintf(stderr, "vabilld: %s\n", why[0] ? why : err_str(e));
