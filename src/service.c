@@ -17,6 +17,7 @@
 #include "dt.h"
 #include "fields.h"
 #include "form.h"
+#include "invoice_json.h"
 #include "json.h"
 #include "req.h"
 #include "resp.h"
@@ -211,29 +212,7 @@ static bool check_invoices(struct job *j, const struct rq_values *rq, bool inv_o
     }
     for (int m = 0; ok && m < count; m++) {
         struct inv_members mem;
-        memset(&mem, 0, sizeof mem);
-        int v = val_tok[m];
-        if (d->tok[v].type == JSON_T_OBJECT) {
-            int members = d->tok[v].size;
-            int t = v + 1;
-            for (int k = 0; k < members; k++) {
-                int field, alias;
-                const struct json_tok *kt = &d->tok[t];
-                char name[256];
-                size_t span = (size_t)(kt->end - kt->start);
-                if (span < sizeof name) {
-                    size_t nn = json_str_decode(d, t, name);
-                    if (fields_invoice_slot(name, nn, &field, &alias)) {
-                        struct fv *slot = &mem.v[field][alias];
-                        if (slot->count++ == 0) {
-                            req_fv_from_json(d, t + 1, &arena, slot);
-                            slot->count = 1;
-                        }
-                    }
-                }
-                t = json_next(d, t + 1);
-            }
-        }
+        invoice_json_members(d, val_tok[m], &arena, &mem);
         fields_check_invoice(keys[m].p, keys[m].n, &mem, &j->inv[m]);
     }
     free(keys);

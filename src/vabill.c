@@ -17,6 +17,7 @@
 #include "json.h"
 #include "limits.h"
 #include "money.h"
+#include "send.h"
 #include "sig.h"
 #include "store.h"
 #include "va.h"
@@ -379,6 +380,12 @@ static int cmd_sign(const struct global *g, int argc, char **argv)
     return 0;
 }
 
+/* send: the partner-side client (send.c); --utc-offset is the server's. */
+static int cmd_send(const struct global *g, int argc, char **argv)
+{
+    return send_main(argc, argv, g->offset);
+}
+
 /* The commands, by the first word after the global options. */
 static const struct command {
     const char *name;
@@ -387,6 +394,7 @@ static const struct command {
     {"init", cmd_init}, {"community", cmd_community}, {"invoice", cmd_invoice},
     {"sign", cmd_sign}, {"bank", cli_bank},           {"notification", cli_notification},
     {"pay", cli_pay},   {"status", cli_status},       {"close", cli_close},
+    {"send", cmd_send},
 };
 
 int main(int argc, char **argv)
