@@ -3,10 +3,10 @@
  */
 #include "cli.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int cli_fail(int code, const char *fmt, ...)
 {
@@ -19,17 +19,17 @@ int cli_fail(int code, const char *fmt, ...)
     return code;
 }
 
-bool cli_parse_long(const char *s, long lo, long hi, long *out)
+int cli_check_key(const char *key)
 {
-    if (s == NULL || *s == '\0')
-        return false;
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end != '\0' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
+    if (key == NULL || *key == '\0')
+        return cli_fail(EXIT_USAGE, "--key KEY is needed");
+    size_t n = strlen(key);
+    if (n > LIMIT_KEY)
+        return cli_fail(EXIT_FAIL, "--key must be at most %d characters", LIMIT_KEY);
+    for (size_t i = 0; i < n; i++)
+        if (key[i] <= 0x20 || key[i] > 0x7e)
+            return cli_fail(EXIT_FAIL, "--key must be printable ASCII without blanks");
+    return 0;
 }
 
 int cli_open_store(const struct global *g, struct store **out)

@@ -23,8 +23,9 @@ struct global {
 /* Prints "vabill: " + the message on stderr; returns code. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Parses a whole decimal number in [lo, hi]. */
-bool cli_parse_long(const char *s, long lo, long hi, long *out);
+/* A signature key as given on the command line: present, printable ASCII
+ * without blanks, at most LIMIT_KEY.  0, or the exit code after a message. */
+int cli_check_key(const char *key);
 
 /* Opens the store of --db / VABILL_DB; on failure prints why, returns EXIT_FAIL. */
 int cli_open_store(const struct global *g, struct store **out);

@@ -51,21 +51,16 @@ int cli_bank(const struct global *g, int argc, char **argv)
         return cli_fail(EXIT_USAGE, "bank add needs a BANK_CODE");
     if (!va_bank_code_valid(code))
         return cli_fail(EXIT_FAIL, "bank code must be 3 digits: %s", code);
-    if (key == NULL || *key == '\0')
-        return cli_fail(EXIT_USAGE, "bank add needs --key KEY");
-    size_t kl = strlen(key);
-    if (kl > LIMIT_KEY)
-        return cli_fail(EXIT_FAIL, "--key must be at most %d characters", LIMIT_KEY);
-    for (size_t i = 0; i < kl; i++)
-        if (key[i] <= 0x20 || key[i] > 0x7e)
-            return cli_fail(EXIT_FAIL, "--key must be printable ASCII without blanks");
+    int rc = cli_check_key(key);
+    if (rc)
+        return rc;
     if (strlen(name) > LIMIT_BANK_NAME)
         return cli_fail(EXIT_FAIL, "--name must be at most %d bytes", LIMIT_BANK_NAME);
     memcpy(b.bank_code, code, LIMIT_BANK_CODE + 1);
-    memcpy(b.key, key, kl + 1);
+    memcpy(b.key, key, strlen(key) + 1);
     memcpy(b.name, name, strlen(name) + 1);
     struct store *s;
-    int rc = cli_open_store(g, &s);
+    rc = cli_open_store(g, &s);
     if (rc == 0) {
         enum vb_err e = s->ops->bank_add(s, &b);
         if (e == ERR_EXISTS)

@@ -7,6 +7,7 @@
  */
 #include "fields.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "dt.h"
@@ -278,6 +279,28 @@ bool fields_check_table(enum field_table t, const struct fv *v, int utc_offset_m
                         struct fvalue *out, struct fail *f)
 {
     return check_table(tables[t].rules, tables[t].n, v, utc_offset_min, out, f);
+}
+
+static int doc_cmp(const void *a, const void *b)
+{
+    const struct doc_at *x = a, *y = b;
+    size_t n = x->n < y->n ? x->n : y->n;
+    int c = memcmp(x->p, y->p, n);
+    if (c)
+        return c;
+    if (x->n != y->n)
+        return x->n < y->n ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+void fields_sort_doc_nos(struct doc_at *keys, size_t n)
+{
+    qsort(keys, n, sizeof *keys, doc_cmp);
+}
+
+bool fields_same_doc_no(const struct doc_at *a, const struct doc_at *b)
+{
+    return a->n == b->n && memcmp(a->p, b->p, a->n) == 0;
 }
 
 bool fields_invoice_slot(const char *name, size_t n, int *field, int *alias)

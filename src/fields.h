@@ -97,6 +97,20 @@ const char *fields_table_name(enum field_table t, size_t k);
 bool fields_check_table(enum field_table t, const struct fv *v, int utc_offset_min,
                         struct fvalue *out, struct fail *f);
 
+/* A doc_no and its position in a request or a file. */
+struct doc_at {
+    const char *p;
+    size_t n;
+    size_t pos;
+};
+
+/* Sorts by doc_no, then position: the occurrences of one doc_no end up
+ * adjacent, in the order they came. */
+void fields_sort_doc_nos(struct doc_at *keys, size_t n);
+
+/* True when a and b hold the same doc_no. */
+bool fields_same_doc_no(const struct doc_at *a, const struct doc_at *b);
+
 /* rq_uuid as the answer echoes it: the request's when well formed, else "". */
 bool fields_rq_uuid_ok(const struct fv *v);
 

@@ -91,6 +91,8 @@ struct req {
     enum req_kind kind;
     struct buf body;
     bool answered;
+    bool discarding; /* over the limit: the rest of the body is read and dropped */
+    size_t discarded;
     int status;
     char method[8];
     char path[201]; /* the URL, cut to 200 bytes, for the log */
@@ -276,6 +278,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         atomic_fetch_add(&s->in_flight, 1);
         return handle_first(s, c, r, url, method);
     }
+    if (r->discarding) {
+        /* past the limit: drop the rest, then close (the raw answer is
+         * out) or answer 413 now that libmicrohttpd takes one (TLS) */
+        r->discarded += *upload_size;
+        if (*upload_size > 0) {
+            *upload_size = 0;
+            bool over =
+                r->discarded / 4 > s->max_body || seconds_since(&r->t0) > s->request_seconds;
+            return over ? MHD_NO : MHD_YES;
+        }
+        return r->answered ? MHD_NO : send_http_error(s, c, r, 413, CODE_HTTP_413);
+    }
     if (r->answered)
         return MHD_YES;
     if (*upload_size > 0) {
@@ -290,13 +304,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO; /* out of memory: drop the connection */
         /* A body without Content-Length has just passed the limit: answer
          * 413 now (SPEC 1.4 step 1).  libmicrohttpd 0.9.75 cannot queue a
-         * response while a body is arriving, so the answer is written to
-         * the socket here and the connection closed (the rest of the body
-         * is never read). */
+         * response while a body is arriving, so on plain HTTP the answer is
+         * written to the socket here.  The rest of the body is then read
+         * and dropped (up to four times the limit, within the request
+         * timeout) so that the client, still sending, is not reset before
+         * it reads the answer. */
         buf_free(&r->body);
+        r->discarding = true;
         if (!s->tls)
-            send_raw_413(s, c, r); /* under TLS the socket is not ours to write */
-        return MHD_NO;
+            send_raw_413(s, c, r);
+        return MHD_YES;
     }
     struct store *st = pool_take(&s->pool);
     r->fn(&s->sc, st, r->kind, r->body.p ? r->body.p : "", r->body.len, &r->reply);

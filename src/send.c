@@ -23,6 +23,8 @@
  */
 #include "send.h"
 
+#include "num.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -162,19 +164,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-    if (s == NULL || *s == '\0')
-        return false;
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end != '\0' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 static bool ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
@@ -224,15 +213,15 @@ static int parse_opts(struct opts *o, int argc, char **argv)
         else if (strcmp(a, "--resume") == 0)
             o->journal = v;
         else if (strcmp(a, "--batch") == 0)
-            num_ok = parse_long(v, 1, LIMIT_INVOICES, &o->batch);
+            num_ok = num_parse_long(v, 1, LIMIT_INVOICES, &o->batch);
         else if (strcmp(a, "--concurrency") == 0)
-            num_ok = parse_long(v, 1, SEND_CONCURRENCY_MAX, &o->concurrency);
+            num_ok = num_parse_long(v, 1, SEND_CONCURRENCY_MAX, &o->concurrency);
         else if (strcmp(a, "--retries") == 0)
-            num_ok = parse_long(v, 0, 1000, &o->retries);
+            num_ok = num_parse_long(v, 0, 1000, &o->retries);
         else if (strcmp(a, "--retry-max-seconds") == 0)
-            num_ok = parse_long(v, 0, 7L * 24 * 3600, &o->retry_max_s);
+            num_ok = num_parse_long(v, 0, 7L * 24 * 3600, &o->retry_max_s);
         else if (strcmp(a, "--timeout") == 0)
-            num_ok = parse_long(v, 1, 24L * 3600, &o->timeout_s);
+            num_ok = num_parse_long(v, 1, 24L * 3600, &o->timeout_s);
         else
             return say(EXIT_FAILED, "unknown option for send: %s (try vabill send --help)", a);
         if (!num_ok)
@@ -587,24 +576,6 @@ static int parse_input(struct run *r)
     return rc;
 }
 
-struct doc_at {
-    const char *p;
-    size_t n;
-    size_t row;
-};
-
-static int doc_cmp(const void *a, const void *b)
-{
-    const struct doc_at *x = a, *y = b;
-    size_t n = x->n < y->n ? x->n : y->n;
-    int c = memcmp(x->p, y->p, n);
-    if (c)
-        return c;
-    if (x->n != y->n)
-        return x->n < y->n ? -1 : 1;
-    return (x->row > y->row) - (x->row < y->row);
-}
-
 /* A doc_no twice among the valid rows would make its batch 0011: the later
  * rows are refused here instead. */
 static int refuse_duplicates(struct run *r)
@@ -616,14 +587,14 @@ static int refuse_duplicates(struct run *r)
     for (size_t i = 0; i < r->nrows; i++)
         if (r->rows[i].code == NULL)
             v[n++] = (struct doc_at){r->text.p + r->rows[i].doc_off, r->rows[i].doc_len, i};
-    qsort(v, n, sizeof *v, doc_cmp);
+    fields_sort_doc_nos(v, n);
     /* the repeats first: refusing a row appends to r->text, under v's pointers */
     size_t ndup = 0;
     for (size_t i = 1; i < n; i++)
-        if (v[i].n == v[i - 1].n && memcmp(v[i].p, v[i - 1].p, v[i].n) == 0)
-            v[ndup++].row = v[i].row;
+        if (fields_same_doc_no(&v[i], &v[i - 1]))
+            v[ndup++].pos = v[i].pos;
     for (size_t i = 0; i < ndup; i++) {
-        struct row *w = &r->rows[v[i].row];
+        struct row *w = &r->rows[v[i].pos];
         struct fail f = {CODE_DUP_DOC, NULL, w->doc_len};
         /* a valid doc_no has at most LIMIT_DOC_NO bytes; copied, because
          * the message is appended to the buffer it lives in */
@@ -899,7 +870,7 @@ static int journal_load(struct run *r, const char *text, size_t len, size_t *kee
                 return say(EXIT_FAILED, "%s:%ld: not a journal record", name, line);
             memcpy(num, sp2 + 1, nn);
             num[nn] = '\0';
-            if (!parse_long(num, 1, SEND_ANSWER_MAX, &blen))
+            if (!num_parse_long(num, 1, SEND_ANSWER_MAX, &blen))
                 return say(EXIT_FAILED, "%s:%ld: not a journal record", name, line);
             size_t body = (size_t)(nl - text) + 1;
             if (len - body < (size_t)blen + 1)

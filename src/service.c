@@ -111,44 +111,25 @@ static bool locate_invoices(struct job *j)
     return j->inv_doc.tok[0].type == JSON_T_OBJECT;
 }
 
-/* A doc_no and where it stood, for finding duplicates by sorting. */
-struct key_at {
-    const char *p;
-    size_t n;
-    int index;
-};
-
-static int key_cmp(const void *a, const void *b)
-{
-    const struct key_at *x = a, *y = b;
-    size_t n = x->n < y->n ? x->n : y->n;
-    int c = memcmp(x->p, y->p, n);
-    if (c)
-        return c;
-    if (x->n != y->n)
-        return x->n < y->n ? -1 : 1;
-    return (x->index > y->index) - (x->index < y->index);
-}
-
 /* Decodes the doc_nos; returns the index of the doc_no whose repeat comes
  * first in the request, or -1 when all are distinct. */
-static int find_duplicate(struct key_at *keys, int n)
+static int find_duplicate(const struct doc_at *keys, int n)
 {
-    struct key_at *sorted = malloc(sizeof *sorted * (size_t)(n ? n : 1));
+    struct doc_at *sorted = malloc(sizeof *sorted * (size_t)(n ? n : 1));
     if (sorted == NULL)
         return -2;
     memcpy(sorted, keys, sizeof *sorted * (size_t)n);
-    qsort(sorted, (size_t)n, sizeof *sorted, key_cmp);
-    int best_repeat = -1, best_first = -1;
+    fields_sort_doc_nos(sorted, (size_t)n);
+    size_t best_repeat = SIZE_MAX;
+    int best_first = -1;
     for (int i = 0; i < n;) {
         int g = i + 1;
-        while (g < n && sorted[g].n == sorted[i].n &&
-               memcmp(sorted[g].p, sorted[i].p, sorted[i].n) == 0)
+        while (g < n && fields_same_doc_no(&sorted[g], &sorted[i]))
             g++;
         /* sorted[i + 1] is the second occurrence of its doc_no */
-        if (g - i >= 2 && (best_repeat < 0 || sorted[i + 1].index < best_repeat)) {
-            best_repeat = sorted[i + 1].index;
-            best_first = sorted[i].index;
+        if (g - i >= 2 && sorted[i + 1].pos < best_repeat) {
+            best_repeat = sorted[i + 1].pos;
+            best_first = (int)sorted[i].pos;
         }
         i = g;
     }
@@ -168,7 +149,7 @@ static bool check_invoices(struct job *j, const struct rq_values *rq, bool inv_o
     int count = d->tok[j->inv_tok].size;
     j->inv_arena = malloc((size_t)(d->tok[j->inv_tok].end - d->tok[j->inv_tok].start) +
                           (size_t)json_next(d, j->inv_tok) + 1);
-    struct key_at *keys = malloc(sizeof *keys * (size_t)(count ? count : 1));
+    struct doc_at *keys = malloc(sizeof *keys * (size_t)(count ? count : 1));
     int *val_tok = malloc(sizeof *val_tok * (size_t)(count ? count : 1));
     if (j->inv_arena == NULL || keys == NULL || val_tok == NULL) {
         free(keys);
@@ -181,7 +162,7 @@ static bool check_invoices(struct job *j, const struct rq_values *rq, bool inv_o
     for (int m = 0; m < count; m++) {
         struct fv k;
         req_fv_from_json(d, i, &arena, &k);
-        keys[m] = (struct key_at){k.p, k.n, m};
+        keys[m] = (struct doc_at){k.p, k.n, (size_t)m};
         val_tok[m] = i + 1;
         i = json_next(d, i + 1);
     }

@@ -17,6 +17,7 @@
 #include "json.h"
 #include "limits.h"
 #include "money.h"
+#include "num.h"
 #include "send.h"
 #include "sig.h"
 #include "store.h"
@@ -102,11 +103,11 @@ static int community_add(const struct global *g, int argc, char **argv)
                 return cli_fail(EXIT_FAIL, "--ccy must be three upper-case letters: %s", v);
             snprintf(c.ccy, sizeof c.ccy, "%s", v);
         } else if (strcmp(a, "--va-length") == 0) {
-            if (!cli_parse_long(v, LIMIT_VA_LENGTH_MIN, LIMIT_VA_LENGTH_MAX, &va_length))
+            if (!num_parse_long(v, LIMIT_VA_LENGTH_MIN, LIMIT_VA_LENGTH_MAX, &va_length))
                 return cli_fail(EXIT_FAIL, "--va-length must be %d to %d: %s", LIMIT_VA_LENGTH_MIN,
                                 LIMIT_VA_LENGTH_MAX, v);
         } else if (strcmp(a, "--va-ttl") == 0) {
-            if (!cli_parse_long(v, 1, LIMIT_VA_TTL_MAX, &ttl))
+            if (!num_parse_long(v, 1, LIMIT_VA_TTL_MAX, &ttl))
                 return cli_fail(EXIT_FAIL, "--va-ttl must be 1 to %ld minutes: %s",
                                 (long)LIMIT_VA_TTL_MAX, v);
         } else if (strcmp(a, "--bank") == 0) {
@@ -140,14 +141,9 @@ static int community_add(const struct global *g, int argc, char **argv)
         return cli_fail(EXIT_USAGE, "community add needs a CODE");
     if (!alnum_code(code))
         return cli_fail(EXIT_FAIL, "community code must be 1 to 32 letters and digits: %s", code);
-    if (key == NULL || *key == '\0')
-        return cli_fail(EXIT_USAGE, "community add needs --key KEY");
-    size_t kl = strlen(key);
-    if (kl > LIMIT_KEY)
-        return cli_fail(EXIT_FAIL, "--key must be at most %d characters", LIMIT_KEY);
-    for (size_t i = 0; i < kl; i++)
-        if (key[i] <= 0x20 || key[i] > 0x7e)
-            return cli_fail(EXIT_FAIL, "--key must be printable ASCII without blanks");
+    rc = cli_check_key(key);
+    if (rc)
+        return rc;
     if (c.nbanks == 0)
         return cli_fail(EXIT_USAGE, "community add needs at least one --bank BANK:PREFIX");
     for (size_t k = 0; k < c.nbanks; k++)

@@ -19,6 +19,7 @@
 #include "json.h"
 #include "limits.h"
 #include "notify.h"
+#include "num.h"
 #include "store.h"
 
 static const char usage[] =
@@ -30,20 +31,6 @@ static int die_usage(const char *msg, const char *arg)
 {
     fprintf(stderr, "vabilld: %s%s%s\n%s", msg, arg ? ": " : "", arg ? arg : "", usage);
     return 2;
-}
-
-/* Parses a whole decimal number in [lo, hi]. */
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-    if (s == NULL || *s == '\0')
-        return false;
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end != '\0' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
 }
 
 /* Splits HOST:PORT (HOST may be [v6]). */
@@ -63,7 +50,7 @@ static bool parse_listen(const char *s, char *host, size_t hostlen, int *port)
     memcpy(host, h, hl);
     host[hl] = '\0';
     long p;
-    if (!parse_long(colon + 1, 0, 65535, &p))
+    if (!num_parse_long(colon + 1, 0, 65535, &p))
         return false;
     *port = (int)p;
     return true;
@@ -129,19 +116,19 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--listen") == 0) {
             listen = v;
         } else if (strcmp(a, "--threads") == 0) {
-            if (!parse_long(v, 1, LIMIT_THREADS_MAX, &threads))
+            if (!num_parse_long(v, 1, LIMIT_THREADS_MAX, &threads))
                 return die_usage("--threads must be 1 to 256", v);
         } else if (strcmp(a, "--max-body") == 0) {
-            if (!parse_long(v, 1, LIMIT_BODY_MAX, &max_body))
+            if (!num_parse_long(v, 1, LIMIT_BODY_MAX, &max_body))
                 return die_usage("--max-body must be 1 to 67108864 bytes", v);
         } else if (strcmp(a, "--clock-skew") == 0) {
-            if (!parse_long(v, 0, LIMIT_CLOCK_SKEW_MAX, &skew))
+            if (!num_parse_long(v, 0, LIMIT_CLOCK_SKEW_MAX, &skew))
                 return die_usage("--clock-skew must be 0 to 604800 seconds", v);
         } else if (strcmp(a, "--request-timeout") == 0) {
-            if (!parse_long(v, 1, 3600, &request_seconds))
+            if (!num_parse_long(v, 1, 3600, &request_seconds))
                 return die_usage("--request-timeout must be 1 to 3600 seconds", v);
         } else if (strcmp(a, "--notify-speedup") == 0) {
-            if (!parse_long(v, 1, 1000000, &speedup))
+            if (!num_parse_long(v, 1, 1000000, &speedup))
                 return die_usage("--notify-speedup must be 1 to 1000000", v);
         } else if (strcmp(a, "--tls-cert") == 0) {
             tls_cert = v;
