@@ -192,7 +192,9 @@ static bool check_value(const struct rule *r, const struct fv *v, int utc_offset
                 return false;
         return true;
     case RK_TEXT: {
-        if (!is_str)
+        /* a NUL is refused: it ends the text for every C reader downstream
+         * (a bank's system, a mail merge), so it could never be shown */
+        if (!is_str || memchr(v->p, '\0', v->n) != NULL)
             return false;
         long chars = json_utf8_chars(v->p, v->n);
         return chars >= 0 && (size_t)chars <= r->max;

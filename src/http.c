@@ -95,7 +95,11 @@ struct req {
     size_t discarded;
     int status;
     char method[8];
-    char path[201]; /* the URL, cut to 200 bytes, for the log */
+    char path[201];      /* the URL, cut to 200 bytes, for the log */
+    bool started;        /* the first access-handler call has happened */
+    const char *raw_uri; /* the URI as received (libmicrohttpd's buffer) */
+    size_t raw_len;
+    bool bad_uri; /* %00 or a raw NUL byte in the URI: answered 404 */
     struct svc_reply reply;
 };
 
@@ -258,24 +262,60 @@ static enum MHD_Result handle_first(struct http_server *s, struct MHD_Connection
     return MHD_YES;
 }
 
+static struct req *req_new(struct http_server *s)
+{
+    struct req *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &r->t0);
+    buf_init(&r->body, s->max_body);
+    svc_reply_init(&r->reply);
+    return r;
+}
+
+/*
+ * Sees the URI before libmicrohttpd unescapes it: "%00" would become a NUL
+ * that ends the path as a C string, so ".../sendinvoice%00junk" must not
+ * reach the service (SPEC 1.4: another path is 404).  The request state is
+ * made here, as libmicrohttpd allows.
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)c;
+    struct req *r = req_new(cls);
+    if (r == NULL)
+        return NULL;
+    r->raw_uri = uri;
+    r->raw_len = strlen(uri);
+    for (size_t i = 0; i + 2 < r->raw_len; i++)
+        if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0')
+            r->bad_uri = true;
+    return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
-    (void)version;
     struct http_server *s = cls;
     struct req *r = *con_cls;
     if (r == NULL) {
-        r = calloc(1, sizeof *r);
+        r = req_new(s);
         if (r == NULL)
             return MHD_NO;
-        clock_gettime(CLOCK_MONOTONIC, &r->t0);
+        *con_cls = r;
+    }
+    if (!r->started) {
+        r->started = true;
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->path, sizeof r->path, "%s", url);
-        buf_init(&r->body, s->max_body);
-        svc_reply_init(&r->reply);
-        *con_cls = r;
         atomic_fetch_add(&s->in_flight, 1);
+        /* a raw NUL byte inside the URI: in libmicrohttpd's buffer the
+         * version follows the URI's end, unless the URI went on past a NUL */
+        if (r->raw_uri && version != r->raw_uri + r->raw_len + 1)
+            r->bad_uri = true;
+        if (r->bad_uri)
+            return send_http_error(s, c, r, 404, CODE_HTTP_404);
         return handle_first(s, c, r, url, method);
     }
     if (r->discarding) {
@@ -388,9 +428,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     buf_free(&r->body);
     svc_reply_free(&r->reply);
+    bool started = r->started;
     free(r);
     *con_cls = NULL;
-    atomic_fetch_sub(&s->in_flight, 1);
+    if (started)
+        atomic_fetch_sub(&s->in_flight, 1);
 }
 
 /* Keeps the list of open connections for the reaper. */
@@ -535,7 +577,8 @@ enum vb_err http_start(const struct http_config *hc, const struct svc_config *sc
         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)hc->threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)LIMIT_CONN_IDLE_SECONDS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_END);
     if (s->d == NULL) {
         snprintf(why, whylen, "cannot listen on %s:%d%s", hc->host, hc->port,
                  s->tls ? " (or the TLS certificate and key are unusable)" : "");

@@ -658,6 +658,19 @@ struct slot_case {
     int alias;
 };
 
+/* A NUL inside a text field is refused: no C reader could show it back. */
+static void invoice_text_nul(void **state)
+{
+    (void)state;
+    struct inv_members m;
+    good_invoice(&m);
+    m.v[IF_MEMBER_NAME][0] = (struct fv){FV_STRING, "Bu\0di", 5, 1, -1};
+    check_invoice_fails("INV1", &m, "0003", "Member Name");
+    good_invoice(&m);
+    m.v[IF_DESCRIPTION][0] = (struct fv){FV_STRING, "VA\0", 3, 1, -1};
+    check_invoice_fails("INV1", &m, "0003", "Description");
+}
+
 static void invoice_slots(void **state)
 {
     (void)state;
@@ -742,6 +755,7 @@ int main(void)
         cmocka_unit_test(invoice_duplicates),
         cmocka_unit_test(invoice_member_code_number),
         cmocka_unit_test(invoice_slots),
+        cmocka_unit_test(invoice_text_nul),
         cmocka_unit_test(empty_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
