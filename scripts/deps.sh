@@ -3,6 +3,7 @@
 # Runs apt-get update once per call; needs root (or sudo).
 set -eu
 pkgs="build-essential cmake pkg-config clang clang-format cppcheck python3
+      libclang-rt-14-dev libfuzzer-14-dev
       libmicrohttpd-dev libjansson-dev libjsmn-dev libsqlite3-dev sqlite3 libssl-dev
       libcurl4-openssl-dev libcmocka-dev curl openssl"
 SUDO=""

@@ -372,7 +372,8 @@ static enum vb_err sq_open(const char *path, struct store **out, char *why, size
      * closing a descriptor of a file drops every POSIX lock this process
      * holds on it, so an existing database (perhaps open on another of our
      * connections) must never be opened and closed behind SQLite's back. */
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    bool in_memory = strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0;
+    int fd = in_memory ? -1 : open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0)
         close(fd);
     int rc = sqlite3_open_v2(
