@@ -81,6 +81,10 @@
 /* Seconds SIGTERM waits for requests in flight before closing anyway. */
 #define LIMIT_DRAIN_SECONDS 30
 
+/* Units of work (requests) committed together in one SQLite transaction
+ * and fsync (group commit): enough to cover every thread's request. */
+#define LIMIT_GROUP_UNITS 64
+
 /* Storage: milliseconds a transaction waits for a busy database before the
  * request answers 0099 (SPEC 1.4: "stays busy for more than a few seconds"). */
 #define LIMIT_BUSY_MS 5000

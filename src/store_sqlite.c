@@ -11,6 +11,7 @@
 #include "store.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -258,11 +259,109 @@ static const char *const sql[S_COUNT] = {
     [S_NTF_LIST] = NTF_SELECT " WHERE ?1 = 0 OR n.status = 'failed' ORDER BY n.id",
 };
 
+/*
+ * What the connections of one process to one database file share.
+ *
+ * write_mu: held around every write transaction, so this process's writers
+ * queue here instead of polling SQLite's lock through the busy handler
+ * (which sleeps in steps and made the tail latency seconds long).
+ *
+ * Group commit: requests hand their units to a queue; whoever finds no
+ * leader becomes one, takes everything queued (up to LIMIT_GROUP_UNITS
+ * units) and commits it in one transaction, one fsync, each unit in its
+ * own savepoint; the others wait until their own unit is done.  A unit is
+ * answered only after the commit that holds it returned.
+ */
+struct pending {
+    struct store_unit **units;
+    size_t n;
+    bool done;
+    enum vb_err err;
+    char *errmsg; /* the submitter's store errmsg, filled on failure */
+    struct pending *next;
+};
+
+struct shared {
+    char *path;
+    int refs;
+    pthread_mutex_t write_mu;
+    pthread_mutex_t q_mu;
+    pthread_cond_t q_cv;
+    struct pending *head, *tail;
+    bool leader;
+    struct shared *next;
+};
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct shared *registry;
+
 struct sq {
     struct store base;
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
+    struct shared *shared; /* NULL for an in-memory database */
 };
+
+/* The shared state of the file behind db, made on first use. */
+static struct shared *shared_get(sqlite3 *db)
+{
+    const char *path = sqlite3_db_filename(db, "main");
+    if (path == NULL || *path == '\0')
+        return NULL;
+    pthread_mutex_lock(&registry_mu);
+    struct shared *sh = registry;
+    while (sh && strcmp(sh->path, path) != 0)
+        sh = sh->next;
+    if (sh == NULL && (sh = calloc(1, sizeof *sh)) != NULL) {
+        sh->path = strdup(path);
+        if (sh->path == NULL) {
+            free(sh);
+            sh = NULL;
+        } else {
+            pthread_mutex_init(&sh->write_mu, NULL);
+            pthread_mutex_init(&sh->q_mu, NULL);
+            pthread_cond_init(&sh->q_cv, NULL);
+            sh->next = registry;
+            registry = sh;
+        }
+    }
+    if (sh)
+        sh->refs++;
+    pthread_mutex_unlock(&registry_mu);
+    return sh;
+}
+
+static void shared_put(struct shared *sh)
+{
+    if (sh == NULL)
+        return;
+    pthread_mutex_lock(&registry_mu);
+    if (--sh->refs == 0) {
+        struct shared **at = &registry;
+        while (*at != sh)
+            at = &(*at)->next;
+        *at = sh->next;
+        pthread_mutex_destroy(&sh->write_mu);
+        pthread_mutex_destroy(&sh->q_mu);
+        pthread_cond_destroy(&sh->q_cv);
+        free(sh->path);
+        free(sh);
+    }
+    pthread_mutex_unlock(&registry_mu);
+}
+
+/* Around every write transaction of this process (see struct shared). */
+static void write_lock(struct sq *s)
+{
+    if (s->shared)
+        pthread_mutex_lock(&s->shared->write_mu);
+}
+
+static void write_unlock(struct sq *s)
+{
+    if (s->shared)
+        pthread_mutex_unlock(&s->shared->write_mu);
+}
 
 static enum vb_err fail(struct sq *s, int rc)
 {
@@ -311,6 +410,7 @@ static void sq_close(struct store *base)
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
+    shared_put(s->shared);
     free(s);
 }
 
@@ -391,7 +491,12 @@ static enum vb_err sq_open(const char *path, struct store **out, char *why, size
     if (!err)
         err = exec_sql(s, "PRAGMA foreign_keys = ON");
     if (!err)
+        s->shared = in_memory ? NULL : shared_get(s->db);
+    if (!err) {
+        write_lock(s);
         err = migrate(s);
+        write_unlock(s);
+    }
     for (int i = 0; !err && i < S_COUNT; i++) {
         rc = sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (rc != SQLITE_OK)
@@ -464,7 +569,7 @@ static enum vb_err sq_community_get(struct store *base, const char *code,
     return e;
 }
 
-static enum vb_err sq_community_add(struct store *base, const struct store_community *c)
+static enum vb_err community_add_locked(struct store *base, const struct store_community *c)
 {
     struct sq *s = (struct sq *)base;
     enum vb_err e = exec_id(s, S_BEGIN);
@@ -529,6 +634,15 @@ out:
     return e;
 }
 
+static enum vb_err sq_community_add(struct store *base, const struct store_community *c)
+{
+    struct sq *s = (struct sq *)base;
+    write_lock(s);
+    enum vb_err e = community_add_locked(base, c);
+    write_unlock(s);
+    return e;
+}
+
 static enum vb_err sq_community_list(struct store *base, struct store_community **out, size_t *n)
 {
     struct sq *s = (struct sq *)base;
@@ -579,7 +693,7 @@ static enum vb_err sq_community_list(struct store *base, struct store_community 
     return ERR_OK;
 }
 
-static enum vb_err sq_community_set_enabled(struct store *base, const char *code, bool enabled)
+static enum vb_err community_set_enabled_locked(struct store *base, const char *code, bool enabled)
 {
     struct sq *s = (struct sq *)base;
     sqlite3_stmt *st = stmt(s, S_COMM_ENABLE);
@@ -588,6 +702,15 @@ static enum vb_err sq_community_set_enabled(struct store *base, const char *code
     enum vb_err e = exec_stmt(s, st);
     if (!e && sqlite3_changes(s->db) == 0)
         return ERR_NOTFOUND;
+    return e;
+}
+
+static enum vb_err sq_community_set_enabled(struct store *base, const char *code, bool enabled)
+{
+    struct sq *s = (struct sq *)base;
+    write_lock(s);
+    enum vb_err e = community_set_enabled_locked(base, code, enabled);
+    write_unlock(s);
     return e;
 }
 
@@ -769,9 +892,9 @@ static enum vb_err apply_unit(struct sq *s, struct store_unit *u)
     return e;
 }
 
-static enum vb_err sq_commit_units(struct store *base, struct store_unit **units, size_t n)
+/* One transaction for units[0..n), each unit in its own savepoint. */
+static enum vb_err commit_batch(struct sq *s, struct store_unit **units, size_t n)
 {
-    struct sq *s = (struct sq *)base;
     enum vb_err e = exec_id(s, S_BEGIN);
     for (size_t i = 0; !e && i < n; i++) {
         struct store_unit *u = units[i];
@@ -799,6 +922,73 @@ static enum vb_err sq_commit_units(struct store *base, struct store_unit **units
         }
     }
     return e;
+}
+
+/* The leader's part: everything queued, committed on its connection. */
+static void lead_group(struct sq *s, struct shared *sh)
+{
+    struct store_unit *batch[LIMIT_GROUP_UNITS];
+    size_t n = 0;
+    struct pending *taken = sh->head, *last = NULL;
+    if (taken == NULL)
+        return; /* nothing queued (the caller's own unit always is) */
+    for (struct pending *p = sh->head; p && (n == 0 || n + p->n <= LIMIT_GROUP_UNITS);
+         p = p->next) {
+        for (size_t k = 0; k < p->n && n < LIMIT_GROUP_UNITS; k++)
+            batch[n++] = p->units[k];
+        last = p;
+    }
+    if (last == NULL)
+        return;
+    sh->head = last->next;
+    if (sh->head == NULL)
+        sh->tail = NULL;
+    last->next = NULL;
+    pthread_mutex_unlock(&sh->q_mu);
+
+    write_lock(s);
+    s->base.errmsg[0] = '\0';
+    enum vb_err e = commit_batch(s, batch, n);
+    write_unlock(s);
+
+    pthread_mutex_lock(&sh->q_mu);
+    for (struct pending *p = taken; p; p = p->next) {
+        p->err = e;
+        if (e && p->errmsg != s->base.errmsg)
+            memcpy(p->errmsg, s->base.errmsg, sizeof s->base.errmsg);
+        p->done = true;
+    }
+}
+
+static enum vb_err sq_commit_units(struct store *base, struct store_unit **units, size_t n)
+{
+    struct sq *s = (struct sq *)base;
+    struct shared *sh = s->shared;
+    if (sh == NULL || n > LIMIT_GROUP_UNITS) {
+        write_lock(s);
+        enum vb_err e = commit_batch(s, units, n);
+        write_unlock(s);
+        return e;
+    }
+    struct pending me = {units, n, false, ERR_OK, s->base.errmsg, NULL};
+    pthread_mutex_lock(&sh->q_mu);
+    if (sh->tail)
+        sh->tail->next = &me;
+    else
+        sh->head = &me;
+    sh->tail = &me;
+    while (!me.done) {
+        if (sh->leader) {
+            pthread_cond_wait(&sh->q_cv, &sh->q_mu);
+            continue;
+        }
+        sh->leader = true;
+        lead_group(s, sh); /* returns with q_mu held */
+        sh->leader = false;
+        pthread_cond_broadcast(&sh->q_cv);
+    }
+    pthread_mutex_unlock(&sh->q_mu);
+    return me.err;
 }
 
 static char *col_strdup(sqlite3_stmt *st, int col)
@@ -868,7 +1058,7 @@ static enum vb_err sq_invoice_get(struct store *base, const char *comm_code, con
 
 /* ---- SPEC 5: banks, payments, status, closing, notifications ---- */
 
-static enum vb_err sq_bank_add(struct store *base, const struct store_bankinfo *b)
+static enum vb_err bank_add_locked(struct store *base, const struct store_bankinfo *b)
 {
     struct sq *s = (struct sq *)base;
     sqlite3_stmt *st = stmt(s, S_BANKINFO_INSERT);
@@ -881,6 +1071,15 @@ static enum vb_err sq_bank_add(struct store *base, const struct store_bankinfo *
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
         return ERR_EXISTS;
     return rc == SQLITE_DONE ? ERR_OK : fail(s, rc);
+}
+
+static enum vb_err sq_bank_add(struct store *base, const struct store_bankinfo *b)
+{
+    struct sq *s = (struct sq *)base;
+    write_lock(s);
+    enum vb_err e = bank_add_locked(base, b);
+    write_unlock(s);
+    return e;
 }
 
 static enum vb_err sq_bank_get(struct store *base, const char *bank_code,
@@ -1053,7 +1252,7 @@ static enum vb_err apply_payment(struct sq *s, struct store_payment *p)
     return ERR_OK;
 }
 
-static enum vb_err sq_payment_apply(struct store *base, struct store_payment *p)
+static enum vb_err payment_apply_locked(struct store *base, struct store_payment *p)
 {
     struct sq *s = (struct sq *)base;
     p->status = PAY_FAILED;
@@ -1069,6 +1268,15 @@ static enum vb_err sq_payment_apply(struct store *base, struct store_payment *p)
         p->status = PAY_FAILED;
         p->err = e;
     }
+    return e;
+}
+
+static enum vb_err sq_payment_apply(struct store *base, struct store_payment *p)
+{
+    struct sq *s = (struct sq *)base;
+    write_lock(s);
+    enum vb_err e = payment_apply_locked(base, p);
+    write_unlock(s);
     return e;
 }
 
@@ -1111,8 +1319,9 @@ static enum vb_err sq_invoice_payments(struct store *base, int64_t invoice_id,
     return ERR_OK;
 }
 
-static enum vb_err sq_invoice_close(struct store *base, const char *comm_code, const char *doc_no,
-                                    size_t doc_no_len, int64_t now, const char **code)
+static enum vb_err invoice_close_locked(struct store *base, const char *comm_code,
+                                        const char *doc_no, size_t doc_no_len, int64_t now,
+                                        const char **code)
 {
     struct sq *s = (struct sq *)base;
     enum vb_err e = exec_id(s, S_BEGIN);
@@ -1149,6 +1358,16 @@ static enum vb_err sq_invoice_close(struct store *base, const char *comm_code, c
     return e;
 }
 
+static enum vb_err sq_invoice_close(struct store *base, const char *comm_code, const char *doc_no,
+                                    size_t doc_no_len, int64_t now, const char **code)
+{
+    struct sq *s = (struct sq *)base;
+    write_lock(s);
+    enum vb_err e = invoice_close_locked(base, comm_code, doc_no, doc_no_len, now, code);
+    write_unlock(s);
+    return e;
+}
+
 static void read_ntf(sqlite3_stmt *st, struct store_notification *n)
 {
     memset(n, 0, sizeof *n);
@@ -1171,8 +1390,8 @@ static void read_ntf(sqlite3_stmt *st, struct store_notification *n)
     n->outstanding = sqlite3_column_int64(st, 16);
 }
 
-static enum vb_err sq_notify_claim(struct store *base, int64_t now_ms, int64_t lease_ms,
-                                   struct store_notification *out)
+static enum vb_err notify_claim_locked(struct store *base, int64_t now_ms, int64_t lease_ms,
+                                       struct store_notification *out)
 {
     struct sq *s = (struct sq *)base;
     enum vb_err e = exec_id(s, S_BEGIN);
@@ -1210,8 +1429,18 @@ static enum vb_err sq_notify_claim(struct store *base, int64_t now_ms, int64_t l
     return e;
 }
 
-static enum vb_err sq_notify_finish(struct store *base, int64_t id, bool delivered,
-                                    int64_t next_at_ms, const char *error, int64_t now_ms)
+static enum vb_err sq_notify_claim(struct store *base, int64_t now_ms, int64_t lease_ms,
+                                   struct store_notification *out)
+{
+    struct sq *s = (struct sq *)base;
+    write_lock(s);
+    enum vb_err e = notify_claim_locked(base, now_ms, lease_ms, out);
+    write_unlock(s);
+    return e;
+}
+
+static enum vb_err notify_finish_locked(struct store *base, int64_t id, bool delivered,
+                                        int64_t next_at_ms, const char *error, int64_t now_ms)
 {
     struct sq *s = (struct sq *)base;
     sqlite3_stmt *st;
@@ -1228,6 +1457,16 @@ static enum vb_err sq_notify_finish(struct store *base, int64_t id, bool deliver
     }
     sqlite3_bind_int64(st, 1, id);
     return exec_stmt(s, st);
+}
+
+static enum vb_err sq_notify_finish(struct store *base, int64_t id, bool delivered,
+                                    int64_t next_at_ms, const char *error, int64_t now_ms)
+{
+    struct sq *s = (struct sq *)base;
+    write_lock(s);
+    enum vb_err e = notify_finish_locked(base, id, delivered, next_at_ms, error, now_ms);
+    write_unlock(s);
+    return e;
 }
 
 static enum vb_err sq_notify_list(struct store *base, bool failed_only,
