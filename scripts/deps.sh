@@ -4,8 +4,9 @@
 set -eu
 pkgs="build-essential cmake pkg-config clang clang-format cppcheck python3
       libclang-rt-14-dev libfuzzer-14-dev
-      libmicrohttpd-dev libjansson-dev libjsmn-dev libsqlite3-dev sqlite3 libssl-dev
-      libcurl4-openssl-dev libcmocka-dev curl openssl"
+      libmicrohttpd-dev libjansson-dev libjsmn-dev libsqlite3-dev sqlite3 postgresql libpq-dev libssl-dev
+      libcurl4-openssl-dev libcmocka-dev curl openssl
+      groff-base man-db"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive

@@ -89,4 +89,9 @@
  * request answers 0099 (SPEC 1.4: "stays busy for more than a few seconds"). */
 #define LIMIT_BUSY_MS 5000
 
+/* PostgreSQL store: serials a server reserves from a community at once, so
+ * servers sharing a database touch the community row once per block, not per
+ * invoice (a restart leaves at most this many unused: gaps, never reuse). */
+#define LIMIT_PG_SERIAL_BLOCK 1000
+
 #endif

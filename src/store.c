@@ -20,10 +20,8 @@ const char *store_default_url(const char *given)
 
 enum vb_err store_open(const char *url, struct store **out, char *why, size_t whylen)
 {
-    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
-        snprintf(why, whylen, "this build has no PostgreSQL store yet");
-        return ERR_INVALID;
-    }
+    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
+        return store_pg_ops.open(url, out, why, whylen);
     const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
     if (*path == '\0') {
         snprintf(why, whylen, "empty database path");

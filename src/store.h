@@ -1,6 +1,6 @@
 /*
  * store: the storage interface.  One table of operations, one backend per
- * file (store_sqlite.c; PostgreSQL later), chosen by the --db URL.  Nothing
+ * file (store_sqlite.c, store_pg.c), chosen by the --db URL.  Nothing
  * above this header includes a database library's header.
  *
  * A write of sendinvoice is a unit of work (struct store_unit): the checked
@@ -257,9 +257,10 @@ struct store {
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
-/* Opens the store named by a --db URL: a path, sqlite:PATH, or (later)
- * postgresql://...  ERR_INVALID for a URL no backend takes. */
+/* Opens the store named by a --db URL: a path, sqlite:PATH, or
+ * postgresql://... (postgres://...)  ERR_INVALID for a URL no backend takes. */
 enum vb_err store_open(const char *url, struct store **out, char *why, size_t whylen);
 void store_close(struct store *s);
 

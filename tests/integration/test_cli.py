@@ -9,8 +9,8 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import (COMM, KEY, VABILL, Server, add_community, cli, invoice, now_local,
-                     request_fields, send)
+from harness import (COMM, KEY, VABILL, Server, add_community, cli, db_url, invoice,
+                     now_local, request_fields, send, sqlite_only)
 
 FMT = "%Y-%m-%d %H:%M:%S"
 
@@ -172,7 +172,7 @@ class TestCommunityAdd(CliCase):
         # all of 5, 55, 555, ... collide with each other on bank 008: at most
         # one may be registered, even when the commands race
         self.ok("init")
-        argvs = [[VABILL, "--db", self.db, "community", "add", "R%d" % i, "--key", "k",
+        argvs = [[VABILL, "--db", db_url(self.db), "community", "add", "R%d" % i, "--key", "k",
                   "--bank", "008:" + "5" * (i + 1)] for i in range(8)]
         procs = [subprocess.Popen(a, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                  for a in argvs]
@@ -342,6 +342,7 @@ class TestMisc(CliCase):
                 "--comm-code", "SGWTES")
         self.assertNotEqual(r.returncode, 0)
 
+    @sqlite_only
     def test_vabill_db_env(self):
         r = cli("community", "add", "ENVC", "--key", "k", "--bank", "008:5",
                 env={"VABILL_DB": self.db})
@@ -378,6 +379,7 @@ class TestMisc(CliCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(json.loads(r.stdout)["code"], "AMONG")
 
+    @sqlite_only
     def test_sqlite_url(self):
         path = os.path.join(self.tmp, "url.db")
         self.ok("community", "add", COMM, "--key", KEY, "--bank", "008:62806",
@@ -405,6 +407,7 @@ class TestMisc(CliCase):
         finally:
             os.umask(old)
 
+    @sqlite_only
     def test_db_mode_0600_cli(self):
         def go():
             self.ok("community", "add", "C1", "--key", "k", "--bank", "008:1")
@@ -415,6 +418,7 @@ class TestMisc(CliCase):
         self.assertEqual(stat.S_IMODE(os.stat(p2).st_mode), 0o600)
         self.assertEqual(self.ok("community", "list", db=p2).stdout.strip(), "")
 
+    @sqlite_only
     def test_db_mode_0600_server_then_cli(self):
         # the schema is created by whichever program comes first
         self._fresh_mode(lambda: self.start())

@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import VABILLD
+from harness import PG, VABILLD
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
@@ -18,6 +18,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@unittest.skipIf(PG, "the demo runs on its own SQLite file")
 class Demo(unittest.TestCase):
     def test_demo_script(self):
         tmp = tempfile.mkdtemp(prefix="vabill-demo-")

@@ -10,24 +10,18 @@
 import json
 import os
 import signal
-import sqlite3
 import threading
 import time
 import unittest
 
-from harness import (COMM, Server, ServerTest, cli, invoice, request_fields)
+from harness import (COMM, Server, ServerTest, cli, hold_write_lock, invoice, request_fields)
 
 
 class BusyStore(ServerTest):
     def test_busy_store_answers_0099_and_keeps_nothing(self):
         fields = request_fields({"BUSY-1": invoice(), "BUSY-2": invoice(member_code="M2")})
-        con = sqlite3.connect(self.db, timeout=1, isolation_level=None)
-        con.execute("BEGIN IMMEDIATE")  # hold the write lock past the server's wait
-        try:
+        with hold_write_lock(self.db):  # past the server's wait
             st, h, body = self.server.post_form(fields)
-        finally:
-            con.execute("ROLLBACK")
-            con.close()
         self.assertEqual(st, 503, body)
         obj = json.loads(body)
         self.assertEqual(obj["error_code"], "0099")

@@ -49,6 +49,9 @@ GOOD_DEADLINE = 2.0            # "a normal time" for a 1-invoice request
 GOOD_TIMEOUT = 5.0             # the good client's socket timeout
 MIN_SERVED = 0.90              # share of good requests that must succeed in time
 RSS_BOUND_KIB = 200 * 1024     # generous bound on the server's peak RSS
+# Under AddressSanitizer freed memory sits in quarantine and every byte has
+# shadow memory, so memory figures are printed but not held to the bounds.
+SANITIZED = os.environ.get("VABILL_SANITIZED") == "1"
 FORM = "application/x-www-form-urlencoded"
 JSONT = "application/json"
 REPLAY = "idempotent-replayed"
@@ -630,6 +633,8 @@ class Hostile(HostileBase):
               % (n, MAX_BODY - 1, rss0, rss_full, per_conn, t_cut, rss_after,
                  LIMIT_CONNECTIONS, per_conn / 1024, LIMIT_CONNECTIONS * per_conn / 1024 / 1024))
         self.assertEqual(cut, n, "stalled bodies were not cut by --request-timeout")
+        if SANITIZED:
+            return
         # a body costs about its size, not a multiple of it
         self.assertLessEqual(per_conn, 1.25 * MAX_BODY / 1024)
         # and the memory is given back once the connections are cut
@@ -995,7 +1000,8 @@ class Hostile(HostileBase):
         hwm = proc_kib(self.pid, "VmHWM")
         print("[hostile] server peak RSS after the attacks: VmHWM %d KiB (%.1f MiB); "
               "bound %d MiB" % (hwm, hwm / 1024.0, RSS_BOUND_KIB // 1024))
-        self.assertLess(hwm, RSS_BOUND_KIB)
+        if not SANITIZED:
+            self.assertLess(hwm, RSS_BOUND_KIB)
         self.assert_alive()
 
 
@@ -1068,7 +1074,8 @@ class IdleConnections(HostileBase):
         self.assertIsNotNone(first_ok, "service did not resume after the idle connections closed")
         self.assertLessEqual(first_ok, 5.0)
         self.assertGreaterEqual(sum(1 for r in after if r[1]), MIN_SERVED * len(after) - 2)
-        self.assertLess(proc_kib(self.pid, "VmHWM"), RSS_BOUND_KIB)
+        if not SANITIZED:
+            self.assertLess(proc_kib(self.pid, "VmHWM"), RSS_BOUND_KIB)
         self.assert_alive()
 
 

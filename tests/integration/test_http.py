@@ -16,7 +16,7 @@ import unittest
 import urllib.parse
 
 from harness import (COMM, KEY, PATH, VABILLD, Server, ServerTest, add_community,
-                     cli, invoice, request_fields, send)
+                     cli, db_url, invoice, request_fields, send)
 
 MSG = {
     "0404": "Unknown service",
@@ -478,7 +478,7 @@ class TestLifecycle(unittest.TestCase):
         return s
 
     def test_listening_line(self):
-        p = subprocess.Popen([VABILLD, "--db", self.db, "--listen", "127.0.0.1:0"],
+        p = subprocess.Popen([VABILLD, "--db", db_url(self.db), "--listen", "127.0.0.1:0"],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             timer = threading.Timer(15, p.kill)
@@ -506,7 +506,8 @@ class TestLifecycle(unittest.TestCase):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         s.close()
-        p = subprocess.Popen([VABILLD, "--db", self.db, "--listen", "127.0.0.1:%d" % port],
+        p = subprocess.Popen([VABILLD, "--db", db_url(self.db), "--listen",
+                              "127.0.0.1:%d" % port],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             timer = threading.Timer(15, p.kill)

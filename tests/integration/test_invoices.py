@@ -110,7 +110,7 @@ class BoundedServer(Server):
         if env:
             e.update(env)
         self.proc = subprocess.Popen(
-            [harness.VABILLD, "--db", db, "--listen", "127.0.0.1:0"] + list(args),
+            [harness.VABILLD, "--db", harness.db_url(db), "--listen", "127.0.0.1:0"] + list(args),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
         self.stderr_lines = []
         self._err = threading.Thread(target=self._drain, daemon=True)

@@ -9,14 +9,13 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import tempfile
 import threading
 import time
 import unittest
 import uuid
 
-from harness import COMM, KEY, Server, add_community, cli, invoice, now_local, send
+from harness import COMM, KEY, Server, add_community, cli, db_exec, invoice, now_local, send
 
 INQ = "/rest/virtualaccount/inquiry"
 PAY = "/rest/virtualaccount/payment"
@@ -95,15 +94,10 @@ def post5(server, path, fields, form=True):
 
 
 def expire(db, doc, seconds_ago=120):
-    con = sqlite3.connect(db, timeout=10)
-    try:
-        with con:
-            cur = con.execute("UPDATE invoice SET expires_at = ? WHERE doc_no = ?",
-                              (int(time.time()) - seconds_ago, doc))
-            if cur.rowcount != 1:
-                raise AssertionError("expire %s: %d rows" % (doc, cur.rowcount))
-    finally:
-        con.close()
+    n = db_exec(db, "UPDATE invoice SET expires_at = ? WHERE doc_no = ?",
+                (int(time.time()) - seconds_ago, doc))
+    if n != 1:
+        raise AssertionError("expire %s: %d rows" % (doc, n))
 
 
 class PayCase(unittest.TestCase):

@@ -6,7 +6,7 @@ import sqlite3
 import threading
 import unittest
 
-from harness import (COMM, Server, ServerTest, cli, invoice, request_fields)
+from harness import (COMM, PG, Server, ServerTest, cli, db_query, invoice, request_fields)
 
 REPLAY = "idempotent-replayed"
 PREFIX = {"008": "62806", "009": "88712"}
@@ -50,6 +50,8 @@ def run_parallel(n, target, timeout=60):
 def count_rows(db, doc_no):
     """COUNT of stored rows for doc_no, read-only; None if no table has a
     doc_no column (the schema is the server's business)."""
+    if PG:
+        return int(db_query(db, "SELECT count(*) FROM invoice WHERE doc_no = ?", (doc_no,))[0][0])
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
     try:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]

@@ -8,14 +8,13 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import tempfile
 import threading
 import time
 import unittest
 
-from harness import COMM, KEY, VABILL, Server, add_community
+from harness import COMM, KEY, VABILL, Server, add_community, db_query, db_url
 
 HEADER = ["doc_no", "member_code", "member_name", "amount", "total_amount",
           "number_of_installment", "installment_amount", "billing_date", "description"]
@@ -181,11 +180,8 @@ class SendCase(unittest.TestCase):
 
     def invoice_count(self):
         """(invoices, distinct doc_nos) in the database."""
-        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=10)
-        try:
-            return con.execute("SELECT count(*), count(DISTINCT doc_no) FROM invoice").fetchone()
-        finally:
-            con.close()
+        row = db_query(self.db, "SELECT count(*), count(DISTINCT doc_no) FROM invoice")[0]
+        return tuple(int(v) for v in row)
 
     def request_count(self, server=None):
         s = server or self.server
@@ -301,7 +297,7 @@ class TestSend(SendCase):
         with open(self.path("r.json"), encoding="utf-8") as f:
             results = json.load(f)
         self.assertAllAccepted(results, ["Q1", "Q2"])
-        show = subprocess.run([VABILL, "--db", self.db, "invoice", "show", COMM, "Q1"],
+        show = subprocess.run([VABILL, "--db", db_url(self.db), "invoice", "show", COMM, "Q1"],
                               capture_output=True, text=True, timeout=30)
         inv = json.loads(show.stdout)
         self.assertEqual(inv["member_name"], 'Budi "B", Santoso')
