@@ -351,7 +351,11 @@ static bool partner_checks(struct call *c, const char *mode, struct store_invoic
     }
     snprintf(c->reply->comm_code, sizeof c->reply->comm_code, "%s", comm_code);
     static const int sig_fields[] = {FP_RQ_UUID, FP_RQ_DATETIME, FP_COMM_CODE, FP_DOC_NO};
-    bool ok = signed_ok(c, sig_fields, 4, comm.key, mode);
+    const char *keys[2];
+    int nkeys = store_community_keys(&comm, c->now, keys);
+    bool ok = false;
+    for (int k = 0; k < nkeys && !ok; k++)
+        ok = signed_ok(c, sig_fields, 4, keys[k], mode);
     store_community_wipe(&comm);
     if (!ok) {
         refuse(c, CODE_SIGNATURE);

@@ -229,19 +229,25 @@ static void process(struct job *j, const struct rq_values *rq)
     j->have_comm = true;
     snprintf(r->comm_code, sizeof r->comm_code, "%s", rq->comm_code);
 
-    /* 5. signature */
-    struct sig_part parts[] = {
-        {rq->rq_uuid, rq->rq_uuid_len},
-        {rq->rq_datetime, DT_LEN},
-        {rq->comm_code, strlen(rq->comm_code)},
-        {j->comm.key, strlen(j->comm.key)},
-    };
-    char expected[SIG_HEX_LEN + 1];
-    if (!sig_compute(parts, 4, "SENDINVOICE", expected)) {
-        fail_system(j, "out of memory");
-        return;
+    /* 5. signature, with the current key or the previous one in its grace */
+    const char *keys[2];
+    int nkeys = store_community_keys(&j->comm, j->now, keys);
+    bool signed_ok = false;
+    for (int k = 0; k < nkeys && !signed_ok; k++) {
+        struct sig_part parts[] = {
+            {rq->rq_uuid, rq->rq_uuid_len},
+            {rq->rq_datetime, DT_LEN},
+            {rq->comm_code, strlen(rq->comm_code)},
+            {keys[k], strlen(keys[k])},
+        };
+        char expected[SIG_HEX_LEN + 1];
+        if (!sig_compute(parts, 4, "SENDINVOICE", expected)) {
+            fail_system(j, "out of memory");
+            return;
+        }
+        signed_ok = sig_equal(rq->signature, SIG_HEX_LEN, expected);
     }
-    if (!sig_equal(rq->signature, SIG_HEX_LEN, expected)) {
+    if (!signed_ok) {
         fail_named(j, CODE_SIGNATURE, NULL);
         return;
     }

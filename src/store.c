@@ -36,9 +36,20 @@ void store_close(struct store *s)
         s->ops->close(s);
 }
 
+int store_community_keys(const struct store_community *c, int64_t now, const char *keys[2])
+{
+    keys[0] = c->key;
+    if (c->old_key[0] != '\0' && now < c->old_key_until) {
+        keys[1] = c->old_key;
+        return 2;
+    }
+    return 1;
+}
+
 void store_community_wipe(struct store_community *c)
 {
     OPENSSL_cleanse(c->key, sizeof c->key);
+    OPENSSL_cleanse(c->old_key, sizeof c->old_key);
 }
 
 void store_invoice_free(struct store_invoice *inv)

@@ -35,7 +35,11 @@ struct store_community {
     int64_t id;
     char code[LIMIT_COMM_CODE + 1];
     char ccy[LIMIT_CCY + 1];
-    char key[LIMIT_KEY + 1]; /* secret: wiped by store_community_free */
+    char key[LIMIT_KEY + 1]; /* secret: wiped by store_community_wipe */
+    /* the key before the last rotation, still accepted until old_key_until
+     * (UTC seconds; 0: not at all); "" when none */
+    char old_key[LIMIT_KEY + 1];
+    int64_t old_key_until;
     int va_length;
     int va_ttl_min;
     bool enabled;
@@ -209,6 +213,10 @@ struct store_ops {
     /* All communities in code order; *out is the caller's (free()), keys wiped. */
     enum vb_err (*community_list)(struct store *s, struct store_community **out, size_t *n);
     enum vb_err (*community_set_enabled)(struct store *s, const char *code, bool enabled);
+    /* Rotates the community's key: key becomes current, the current one is
+     * kept as old_key, accepted until old_key_until (0: at once refused). */
+    enum vb_err (*community_set_key)(struct store *s, const char *code, const char *key,
+                                     int64_t old_key_until);
     /* The stored answer of (community, rq_uuid): ERR_NOTFOUND if none. */
     enum vb_err (*request_get)(struct store *s, int64_t comm_id, const char *rq_uuid, size_t n,
                                unsigned char hash[STORE_HASH_LEN], struct buf *response);
@@ -268,6 +276,11 @@ void store_close(struct store *s);
 const char *store_default_url(const char *given);
 
 void store_community_wipe(struct store_community *c);
+
+/* The keys a request signed by the community may use at time now: the
+ * current one, and the previous one during its grace period.  Returns how
+ * many (1 or 2) were put in keys[]. */
+int store_community_keys(const struct store_community *c, int64_t now, const char *keys[2]);
 void store_invoice_free(struct store_invoice *inv);
 
 /* "VB" + 13 digits. out has room for LIMIT_DOC_REF_NO + 1 bytes. */

@@ -163,6 +163,9 @@ static const char *const migrations[] = {
     " delivered_at BIGINT);"
     "CREATE INDEX notification_due ON notification(status, next_at);"
     "CREATE INDEX notification_invoice ON notification(invoice_id, id);",
+    /* 3: key rotation with a grace period for the previous key */
+    "ALTER TABLE community ADD COLUMN old_key TEXT;"
+    "ALTER TABLE community ADD COLUMN old_key_until BIGINT NOT NULL DEFAULT 0;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -201,6 +204,7 @@ enum stmt_id {
     /* prepared once per connection */
     S_PING = S_NCONTROL,
     S_COMM_GET,
+    S_COMM_SET_KEY,
     S_COMM_BANKS,
     S_COMM_LIST,
     S_COMM_ENABLE,
@@ -248,8 +252,11 @@ static const char *const sql[S_COUNT] = {
     [S_RELEASE] = "RELEASE SAVEPOINT unit",
     [S_ROLLBACK_TO] = "ROLLBACK TO SAVEPOINT unit",
     [S_PING] = "SELECT 1",
+    [S_COMM_SET_KEY] = "UPDATE community SET old_key = sig_key, old_key_until = $3, sig_key = $2"
+                       " WHERE code = $1",
     [S_COMM_GET] = "SELECT id, code, sig_key, ccy, va_length, va_ttl_min, enabled, next_serial,"
-                   " coalesce(notify_url, ''), partial_payments FROM community WHERE code = $1",
+                   " coalesce(notify_url, ''), partial_payments, coalesce(old_key, ''),"
+                   " old_key_until FROM community WHERE code = $1",
     [S_COMM_BANKS] = "SELECT bank_code, prefix FROM bank_channel WHERE community_id = $1"
                      " ORDER BY bank_code COLLATE \"C\"",
     [S_COMM_LIST] = "SELECT code FROM community ORDER BY code COLLATE \"C\"",
@@ -786,8 +793,11 @@ static enum vb_err pg_community_get(struct store *base, const char *code,
     c.next_serial = v_int(r, 0, 7);
     v_copy(c.notify_url, sizeof c.notify_url, r, 0, 8);
     c.partial_payments = v_bool(r, 0, 9);
-    /* the key was copied out of the result: wipe libpq's copy */
+    v_copy(c.old_key, sizeof c.old_key, r, 0, 10);
+    c.old_key_until = v_int(r, 0, 11);
+    /* the keys were copied out of the result: wipe libpq's copies */
     OPENSSL_cleanse(PQgetvalue(r, 0, 2), (size_t)PQgetlength(r, 0, 2));
+    OPENSSL_cleanse(PQgetvalue(r, 0, 10), (size_t)PQgetlength(r, 0, 10));
     PQclear(r);
 
     struct params b = {0};
@@ -904,6 +914,21 @@ static enum vb_err pg_community_list(struct store *base, struct store_community 
     *out = list;
     *n = count;
     return ERR_OK;
+}
+
+static enum vb_err pg_community_set_key(struct store *base, const char *code, const char *key,
+                                        int64_t old_key_until)
+{
+    struct pg *s = (struct pg *)base;
+    struct params p = {0};
+    p_str(&p, code);
+    p_str(&p, key);
+    p_int(&p, old_key_until);
+    long rows = 0;
+    enum vb_err e = run_cmd(s, S_COMM_SET_KEY, &p, &rows);
+    if (!e && rows == 0)
+        return ERR_NOTFOUND;
+    return e;
 }
 
 static enum vb_err pg_community_set_enabled(struct store *base, const char *code, bool enabled)
@@ -1989,6 +2014,7 @@ const struct store_ops store_pg_ops = {
     .community_add = pg_community_add,
     .community_list = pg_community_list,
     .community_set_enabled = pg_community_set_enabled,
+    .community_set_key = pg_community_set_key,
     .request_get = pg_request_get,
     .commit_units = pg_commit_units,
     .invoice_get = pg_invoice_get,

@@ -117,6 +117,9 @@ static const char *const migrations[] = {
     " delivered_at INTEGER);"
     "CREATE INDEX notification_due ON notification(status, next_at);"
     "CREATE INDEX notification_invoice ON notification(invoice_id, id);",
+    /* 3: key rotation with a grace period for the previous key */
+    "ALTER TABLE community ADD COLUMN old_key TEXT;"
+    "ALTER TABLE community ADD COLUMN old_key_until INTEGER NOT NULL DEFAULT 0;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -140,6 +143,7 @@ enum stmt_id {
     S_COMM_BANKS,
     S_COMM_LIST,
     S_COMM_ENABLE,
+    S_COMM_SET_KEY,
     S_COMM_INSERT,
     S_BANK_INSERT,
     S_PREFIX_COLLIDE,
@@ -181,10 +185,13 @@ static const char *const sql[S_COUNT] = {
     [S_ROLLBACK_TO] = "ROLLBACK TO unit",
     [S_PING] = "SELECT 1",
     [S_COMM_GET] = "SELECT id, code, sig_key, ccy, va_length, va_ttl_min, enabled, next_serial,"
-                   " coalesce(notify_url, ''), partial_payments FROM community WHERE code = ?1",
+                   " coalesce(notify_url, ''), partial_payments, coalesce(old_key, ''),"
+                   " old_key_until FROM community WHERE code = ?1",
     [S_COMM_BANKS] = "SELECT bank_code, prefix FROM bank_channel WHERE community_id = ?1"
                      " ORDER BY bank_code",
     [S_COMM_LIST] = "SELECT code FROM community ORDER BY code",
+    [S_COMM_SET_KEY] = "UPDATE community SET old_key = sig_key, old_key_until = ?3, sig_key = ?2"
+                       " WHERE code = ?1",
     [S_COMM_ENABLE] = "UPDATE community SET enabled = ?2 WHERE code = ?1",
     [S_COMM_INSERT] = "INSERT INTO community (code, sig_key, ccy, va_length, va_ttl_min, "
                       "enabled, next_serial, created_at, notify_url, partial_payments)"
@@ -552,6 +559,8 @@ static enum vb_err sq_community_get(struct store *base, const char *code,
     c.next_serial = sqlite3_column_int64(st, 7);
     copy_text(c.notify_url, sizeof c.notify_url, st, 8);
     c.partial_payments = sqlite3_column_int(st, 9) != 0;
+    copy_text(c.old_key, sizeof c.old_key, st, 10);
+    c.old_key_until = sqlite3_column_int64(st, 11);
     sqlite3_reset(st);
 
     st = stmt(s, S_COMM_BANKS);
@@ -702,6 +711,30 @@ static enum vb_err community_set_enabled_locked(struct store *base, const char *
     enum vb_err e = exec_stmt(s, st);
     if (!e && sqlite3_changes(s->db) == 0)
         return ERR_NOTFOUND;
+    return e;
+}
+
+static enum vb_err community_set_key_locked(struct store *base, const char *code, const char *key,
+                                            int64_t old_key_until)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st = stmt(s, S_COMM_SET_KEY);
+    sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, old_key_until);
+    enum vb_err e = exec_stmt(s, st);
+    if (!e && sqlite3_changes(s->db) == 0)
+        return ERR_NOTFOUND;
+    return e;
+}
+
+static enum vb_err sq_community_set_key(struct store *base, const char *code, const char *key,
+                                        int64_t old_key_until)
+{
+    struct sq *s = (struct sq *)base;
+    write_lock(s);
+    enum vb_err e = community_set_key_locked(base, code, key, old_key_until);
+    write_unlock(s);
     return e;
 }
 
@@ -1514,6 +1547,7 @@ const struct store_ops store_sqlite_ops = {
     .community_add = sq_community_add,
     .community_list = sq_community_list,
     .community_set_enabled = sq_community_set_enabled,
+    .community_set_key = sq_community_set_key,
     .request_get = sq_request_get,
     .commit_units = sq_commit_units,
     .invoice_get = sq_invoice_get,

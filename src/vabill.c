@@ -29,6 +29,7 @@ static const char usage[] =
     "                         [--ccy IDR] [--va-length 16] [--va-ttl MINUTES]\n"
     "                         [--notify-url URL] [--partial-payments]\n"
     "       vabill [--db URL] community list | show CODE | disable CODE | enable CODE\n"
+    "       vabill [--db URL] community set-key CODE --key KEY [--grace MINUTES]\n"
     "       vabill [--db URL] [--utc-offset +HH:MM] invoice show CODE DOC_NO\n"
     "       vabill sign --key KEY --rq-uuid U --rq-datetime D --comm-code C\n"
     "       vabill [--db URL] bank add BANK_CODE --key KEY [--name NAME]\n"
@@ -236,14 +237,68 @@ static int community_show(struct store *s, const char *code)
     return 0;
 }
 
+/*
+ * community set-key CODE --key NEW [--grace MINUTES]: the new key holds at
+ * once; the previous one is still accepted for MINUTES (default 0), so
+ * partners can switch without a window of refused requests.
+ */
+static int community_set_key(const struct global *g, int argc, char **argv)
+{
+    const char *code = NULL, *key = NULL;
+    long grace = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] != '-') {
+            if (code)
+                return cli_fail(EXIT_USAGE, "community set-key takes one CODE (got also %s)", a);
+            code = a;
+            continue;
+        }
+        if (i + 1 >= argc)
+            return cli_fail(EXIT_USAGE, "%s needs a value", a);
+        const char *v = argv[++i];
+        if (strcmp(a, "--key") == 0)
+            key = v;
+        else if (strcmp(a, "--grace") != 0)
+            return cli_fail(EXIT_USAGE, "unknown option for community set-key: %s", a);
+        else if (!num_parse_long(v, 0, LIMIT_VA_TTL_MAX, &grace))
+            return cli_fail(EXIT_FAIL, "--grace must be 0 to %ld minutes: %s",
+                            (long)LIMIT_VA_TTL_MAX, v);
+    }
+    if (code == NULL)
+        return cli_fail(EXIT_USAGE, "community set-key needs a CODE");
+    int rc = cli_check_key(key);
+    if (rc)
+        return rc;
+    struct store *s;
+    rc = cli_open_store(g, &s);
+    if (rc)
+        return rc;
+    int64_t until = grace > 0 ? dt_now() + grace * 60 : 0;
+    enum vb_err e = s->ops->community_set_key(s, code, key, until);
+    if (e == ERR_NOTFOUND)
+        rc = cli_fail(EXIT_FAIL, "no community %s", code);
+    else if (e)
+        rc = cli_fail(EXIT_FAIL, "cannot set the key of community %s: %s", code, s->errmsg);
+    else if (grace > 0)
+        printf("community %s has a new key; the previous one is accepted for %ld more minutes\n",
+               code, grace);
+    else
+        printf("community %s has a new key; the previous one is refused from now on\n", code);
+    store_close(s);
+    return rc;
+}
+
 static int cmd_community(const struct global *g, int argc, char **argv)
 {
     if (argc < 1)
         return cli_fail(EXIT_USAGE,
-                        "community needs a subcommand: add, list, show, disable, enable");
+                        "community needs a subcommand: add, list, show, disable, enable, set-key");
     const char *sub = argv[0];
     if (strcmp(sub, "add") == 0)
         return community_add(g, argc - 1, argv + 1);
+    if (strcmp(sub, "set-key") == 0)
+        return community_set_key(g, argc - 1, argv + 1);
     bool list = strcmp(sub, "list") == 0;
     bool show = strcmp(sub, "show") == 0;
     bool dis = strcmp(sub, "disable") == 0, en = strcmp(sub, "enable") == 0;
