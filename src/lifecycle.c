@@ -185,10 +185,7 @@ static bool va_checks(struct call *c, struct store_va_view *inv)
         system_error(c, c->st->errmsg);
         return false;
     }
-    const char *code = strcmp(inv->status, "paid") == 0     ? "0015"
-                       : strcmp(inv->status, "closed") == 0 ? "0016"
-                       : c->now > inv->expires_at           ? "0017"
-                                                            : NULL;
+    const char *code = store_va_refusal(inv, c->now);
     if (code) {
         refuse(c, code);
         return false;

@@ -36,6 +36,28 @@ void store_close(struct store *s)
         s->ops->close(s);
 }
 
+const char *store_va_refusal(const struct store_va_view *v, int64_t now)
+{
+    if (strcmp(v->status, "paid") == 0)
+        return "0015";
+    if (strcmp(v->status, "closed") == 0)
+        return "0016";
+    if (now > v->expires_at)
+        return "0017";
+    return NULL;
+}
+
+const char *store_payment_refusal(const struct store_payment *p)
+{
+    const char *code = store_va_refusal(&p->inv, p->now);
+    if (code)
+        return code;
+    const struct store_va_view *v = &p->inv;
+    bool ok = v->partial_payments ? p->amount >= 1 && p->amount <= v->outstanding
+                                  : p->amount == v->outstanding;
+    return ok ? NULL : "0018";
+}
+
 int store_community_keys(const struct store_community *c, int64_t now, const char *keys[2])
 {
     keys[0] = c->key;

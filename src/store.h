@@ -277,6 +277,13 @@ const char *store_default_url(const char *given);
 
 void store_community_wipe(struct store_community *c);
 
+/* SPEC 5.1/5.2: why an invoice seen through its VA takes no payment at
+ * time now ("0015" paid, "0016" closed, "0017" expired), or NULL. */
+const char *store_va_refusal(const struct store_va_view *v, int64_t now);
+
+/* The same, then the amount of p against the outstanding one ("0018"). */
+const char *store_payment_refusal(const struct store_payment *p);
+
 /* The keys a request signed by the community may use at time now: the
  * current one, and the previous one during its grace period.  Returns how
  * many (1 or 2) were put in keys[]. */

@@ -119,7 +119,8 @@ static const char *const migrations[] = {
     "CREATE INDEX notification_invoice ON notification(invoice_id, id);",
     /* 3: key rotation with a grace period for the previous key */
     "ALTER TABLE community ADD COLUMN old_key TEXT;"
-    "ALTER TABLE community ADD COLUMN old_key_until INTEGER NOT NULL DEFAULT 0;",
+    " ALTER TABLE community"
+    " ADD COLUMN old_key_until INTEGER NOT NULL DEFAULT 0;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -1187,21 +1188,6 @@ static enum vb_err sq_payment_get(struct store *base, const char *bank_code,
     return e;
 }
 
-/* The checks of SPEC 5.2 on the invoice as it is under the write lock. */
-static const char *payment_refusal(const struct store_payment *p)
-{
-    const struct store_va_view *v = &p->inv;
-    if (strcmp(v->status, "paid") == 0)
-        return "0015";
-    if (strcmp(v->status, "closed") == 0)
-        return "0016";
-    if (p->now > v->expires_at)
-        return "0017";
-    bool ok = v->partial_payments ? p->amount >= 1 && p->amount <= v->outstanding
-                                  : p->amount == v->outstanding;
-    return ok ? NULL : "0018";
-}
-
 /* Inside the transaction: the payment row, its answer, its notification. */
 static enum vb_err apply_payment(struct sq *s, struct store_payment *p)
 {
@@ -1224,7 +1210,7 @@ static enum vb_err apply_payment(struct sq *s, struct store_payment *p)
     }
     if (e)
         return e;
-    p->refused_code = payment_refusal(p);
+    p->refused_code = store_payment_refusal(p);
     if (p->refused_code) {
         p->status = PAY_REFUSED;
         return ERR_OK;
