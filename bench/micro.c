@@ -59,6 +59,7 @@
 #include "form.h"
 #include "invoice_json.h"
 #include "json.h"
+#include "num.h"
 #include "req.h"
 #include "resp.h"
 #include "service.h"
@@ -550,10 +551,11 @@ int main(int argc, char **argv)
             return 2;
         }
         const char *a = argv[i], *v = argv[++i];
-        if (strcmp(a, "-n") == 0 && atoi(v) > 0) {
-            nbatches = atoi(v);
-        } else if (strcmp(a, "-b") == 0 && atoi(v) > 0 && atoi(v) <= LIMIT_INVOICES) {
-            batch = atoi(v);
+        long num = 0;
+        if (strcmp(a, "-n") == 0 && num_parse_long(v, 1, INT32_MAX, &num)) {
+            nbatches = (int)num;
+        } else if (strcmp(a, "-b") == 0 && num_parse_long(v, 1, LIMIT_INVOICES, &num)) {
+            batch = (int)num;
         } else if (strcmp(a, "--db") == 0) {
             db = v;
         } else if (strcmp(a, "--only") == 0) {

@@ -25,6 +25,7 @@
 #include "dt.h"
 #include "json.h"
 #include "limits.h"
+#include "num.h"
 #include "resp.h"
 #include "store.h"
 
@@ -113,10 +114,10 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = argv[++i];
         if (strcmp(a, "--db") == 0)
             db = v;
-        else if (strcmp(a, "-n") == 0 && atol(v) > 0)
-            total = atol(v);
-        else if (strcmp(a, "--units-per-commit") == 0 && atol(v) > 0 && atol(v) <= 1000)
-            per_commit = atol(v);
+        else if (strcmp(a, "-n") == 0 && num_parse_long(v, 1, 1000000000L, &total))
+            ;
+        else if (strcmp(a, "--units-per-commit") == 0 && num_parse_long(v, 1, 1000, &per_commit))
+            ;
         else if (strcmp(a, "--comm") == 0)
             comm_code = v;
         else if (strcmp(a, "--key") == 0)
