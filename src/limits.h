@@ -94,4 +94,17 @@
  * invoice (a restart leaves at most this many unused: gaps, never reuse). */
 #define LIMIT_PG_SERIAL_BLOCK 1000
 
+/* Console and admin API (issue 9). */
+/* An operator's name: 1 to 64 of [A-Za-z0-9._-]. */
+#define LIMIT_OPERATOR_NAME 64
+/* Random bytes in an operator token, a session cookie and an anti-CSRF
+ * token (each shown as 2 hex digits per byte). */
+#define LIMIT_TOKEN_BYTES 32
+#define LIMIT_CSRF_TOKEN  (2 * LIMIT_TOKEN_BYTES)
+/* Seconds a console session lives after login. */
+#define LIMIT_SESSION_SECONDS (8 * 3600)
+/* Rows in one page of the console's invoice list, default and maximum. */
+#define LIMIT_PAGE_DEFAULT 50
+#define LIMIT_PAGE_MAX     500
+
 #endif

@@ -196,6 +196,91 @@ struct store_invoice {
     } va[LIMIT_BANKS];
 };
 
+/* ---- operators, the console and reports (issue 9) ---- */
+
+/* An operator of the console and admin API.  Only a hash of the token is
+ * kept (STORE_HASH_LEN bytes of SHA-256). */
+struct store_operator {
+    char name[LIMIT_OPERATOR_NAME + 1];
+    int64_t created_at; /* UTC seconds */
+};
+
+/* A console session: the store keeps a hash of the cookie's value. */
+struct store_session {
+    char operator_name[LIMIT_OPERATOR_NAME + 1];
+    char csrf[LIMIT_CSRF_TOKEN + 1]; /* the anti-CSRF token handed out at login */
+    int64_t expires_at;              /* UTC seconds */
+};
+
+/* One payment for the reconciliation report. */
+struct store_report_payment {
+    int64_t id;
+    int64_t paid_at; /* UTC seconds */
+    char comm_code[LIMIT_COMM_CODE + 1];
+    int64_t invoice_id; /* doc_ref_no is derived from it */
+    char doc_no[LIMIT_DOC_NO + 1];
+    char bank_code[LIMIT_BANK_CODE + 1];
+    char va_number[LIMIT_VA_NUMBER_DIGITS + 1];
+    char payment_ref[LIMIT_PAYMENT_REF + 1];
+    int64_t amount, outstanding_after;
+};
+
+/* Which payments: paid_at in [from, to) (UTC seconds); comm_code and
+ * bank_code NULL for all. */
+struct store_payment_filter {
+    int64_t from, to;
+    const char *comm_code;
+    const char *bank_code;
+};
+
+/* An invoice in a list. */
+struct store_invoice_row {
+    int64_t id;
+    char comm_code[LIMIT_COMM_CODE + 1];
+    char doc_no[LIMIT_DOC_NO + 1];
+    char member_code[LIMIT_MEMBER_CODE + 1];
+    char member_name[LIMIT_MEMBER_NAME * 4 + 1]; /* UTF-8; "" when absent */
+    int64_t amount, outstanding;
+    char status[8]; /* open, paid, closed as stored (expiry: expires_at < now) */
+    int64_t accepted_at, expires_at;
+};
+
+/* Which invoices, newest (highest id) first.  Every field is optional. */
+struct store_invoice_filter {
+    /* an exact doc_no, VA number (any bank) or member_code; NULL: any */
+    const char *q;
+    const char *comm_code;
+    /* "open" (open and not expired at now), "expired" (open, expires_at <
+     * now), "paid", "closed"; NULL: any */
+    const char *status;
+    int64_t now;
+    int64_t from, to;  /* accepted_at in [from, to); to == 0: no bound */
+    int64_t before_id; /* keyset paging: only ids below it; 0: from the newest */
+    size_t limit;      /* 0: no limit */
+};
+
+/* Counts for the console's overview. */
+struct store_overview {
+    /* invoices accepted in [day_from, day_to), by their status at now */
+    int64_t accepted, open, expired, paid, closed;
+    /* payments made in [day_from, day_to) */
+    int64_t payments, paid_amount;
+    int64_t notifications_pending, notifications_failed; /* all of them */
+};
+
+/* One delivery attempt of a notification. */
+struct store_ntf_attempt {
+    int64_t notification_id;
+    int64_t at_ms;
+    bool delivered;
+    char error[256]; /* "" when delivered */
+};
+
+/* Called once per row; a non-zero return stops the listing and is returned
+ * by the operation as ERR_INVALID. */
+typedef int (*store_payment_cb)(void *ctx, const struct store_report_payment *row);
+typedef int (*store_invoice_cb)(void *ctx, const struct store_invoice_row *row);
+
 struct store;
 
 struct store_ops {
@@ -256,6 +341,45 @@ struct store_ops {
     /* Notifications in id order (failed ones only when failed_only). */
     enum vb_err (*notify_list)(struct store *s, bool failed_only, struct store_notification **out,
                                size_t *n);
+
+    /* ---- operators, sessions, the console and reports (issue 9) ---- */
+    /* ERR_EXISTS when the name is taken. */
+    enum vb_err (*operator_add)(struct store *s, const char *name,
+                                const unsigned char token_hash[STORE_HASH_LEN], int64_t now);
+    /* All operators in name order; *out is the caller's (free()). */
+    enum vb_err (*operator_list)(struct store *s, struct store_operator **out, size_t *n);
+    /* Removes the operator and ends its sessions; ERR_NOTFOUND. */
+    enum vb_err (*operator_remove)(struct store *s, const char *name);
+    /* The operator whose token hashes to token_hash; ERR_NOTFOUND. */
+    enum vb_err (*operator_find)(struct store *s, const unsigned char token_hash[STORE_HASH_LEN],
+                                 struct store_operator *out);
+    /* Keeps a session (the hash of its cookie value) for an operator. */
+    enum vb_err (*session_add)(struct store *s, const unsigned char id_hash[STORE_HASH_LEN],
+                               const struct store_session *sess);
+    /* The live session: ERR_NOTFOUND when unknown, expired at now, or its
+     * operator was removed. */
+    enum vb_err (*session_get)(struct store *s, const unsigned char id_hash[STORE_HASH_LEN],
+                               int64_t now, struct store_session *out);
+    /* Ends a session (no error when there is none); also drops every
+     * session expired at now. */
+    enum vb_err (*session_remove)(struct store *s, const unsigned char id_hash[STORE_HASH_LEN],
+                                  int64_t now);
+    /* Payments matching f in (paid_at, id) order, one call of row each. */
+    enum vb_err (*report_payments)(struct store *s, const struct store_payment_filter *f,
+                                   store_payment_cb row, void *ctx);
+    /* Invoices matching f, newest first, one call of row each. */
+    enum vb_err (*invoice_search)(struct store *s, const struct store_invoice_filter *f,
+                                  store_invoice_cb row, void *ctx);
+    enum vb_err (*overview)(struct store *s, int64_t day_from, int64_t day_to, int64_t now,
+                            struct store_overview *out);
+    /* The notifications of an invoice in id order (key ""), and every
+     * attempt of them in time order; both arrays are the caller's (free()). */
+    enum vb_err (*invoice_notifications)(struct store *s, int64_t invoice_id,
+                                         struct store_notification **ntf, size_t *nntf,
+                                         struct store_ntf_attempt **att, size_t *natt);
+    /* A failed notification goes back to pending, due at now_ms, with its
+     * attempts kept; ERR_NOTFOUND when there is no failed one with this id. */
+    enum vb_err (*notify_retry)(struct store *s, int64_t id, int64_t now_ms);
 };
 
 /* Every backend's handle starts with this. */
