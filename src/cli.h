@@ -2,8 +2,8 @@
  * cli: what the commands of `vabill` share: the global options, the one-line
  * error convention and exit codes, opening the store.  Each group of
  * commands lives in its own file (vabill.c: administration and signing;
- * cli_life.c: banks, payments, status, closing, notifications; send.c:
- * the batch client).
+ * cli_life.c: banks, payments, status, closing, notifications;
+ * cli_admin.c: operators and reports; send.c: the batch client).
  */
 #ifndef VABILL_CLI_H
 #define VABILL_CLI_H
@@ -36,5 +36,9 @@ int cli_notification(const struct global *g, int argc, char **argv);
 int cli_pay(const struct global *g, int argc, char **argv);
 int cli_status(const struct global *g, int argc, char **argv);
 int cli_close(const struct global *g, int argc, char **argv);
+
+/* cli_admin.c */
+int cli_operator(const struct global *g, int argc, char **argv);
+int cli_report(const struct global *g, int argc, char **argv);
 
 #endif

@@ -37,6 +37,11 @@ static const char usage[] =
     "       vabill pay --url URL --bank BANK_CODE --key KEY VA_NUMBER AMOUNT [--payment-ref REF]\n"
     "       vabill status --url URL --comm-code CODE --key KEY DOC_NO\n"
     "       vabill close --url URL --comm-code CODE --key KEY DOC_NO\n"
+    "       vabill [--db URL] operator add NAME | list | remove NAME\n"
+    "       vabill [--db URL] [--utc-offset +HH:MM] report payments --from DAY --to DAY\n"
+    "                         [--community CODE] [--bank BANK_CODE] [--format csv|json]\n"
+    "       vabill [--db URL] [--utc-offset +HH:MM] report invoices [--community CODE]\n"
+    "                         [--format csv|json]\n"
     "       vabill [--utc-offset +HH:MM] send --url URL --comm-code CODE --key KEY [--ccy IDR]\n"
     "                         [--batch 500] [--out FILE.csv|FILE.json] [--resume JOURNAL]\n"
     "                         [--concurrency N] [--quiet] INPUT   (see vabill send --help)\n";
@@ -445,7 +450,7 @@ static const struct command {
     {"init", cmd_init}, {"community", cmd_community}, {"invoice", cmd_invoice},
     {"sign", cmd_sign}, {"bank", cli_bank},           {"notification", cli_notification},
     {"pay", cli_pay},   {"status", cli_status},       {"close", cli_close},
-    {"send", cmd_send},
+    {"send", cmd_send}, {"operator", cli_operator},   {"report", cli_report},
 };
 
 int main(int argc, char **argv)
