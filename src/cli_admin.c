@@ -128,8 +128,10 @@ int cli_operator(const struct global *g, int argc, char **argv)
     bool add = strcmp(sub, "add") == 0;
     if (!add && strcmp(sub, "remove") != 0)
         return cli_fail(EXIT_USAGE, "unknown operator subcommand: %s", sub);
-    if (argc != 2 || argv[1][0] == '-')
+    if (argc != 2)
         return cli_fail(EXIT_USAGE, "operator %s needs exactly one NAME", sub);
+    if (argv[1][0] == '-')
+        return cli_fail(EXIT_USAGE, "unknown option for operator %s: %s", sub, argv[1]);
     return add ? operator_add(g, argv[1]) : operator_remove(g, argv[1]);
 }
 
