@@ -188,7 +188,8 @@ class InstallCase(unittest.TestCase):
         page = self.man_text("share/man/man1/vabill.1.gz")
         for cmd in ["init", "community add", "community list", "community show",
                     "community disable", "community enable", "invoice show", "sign", "bank add",
-                    "notification list", "pay", "status", "close", "send"]:
+                    "notification list", "pay", "status", "close", "send", "operator add",
+                    "operator list", "operator remove", "report payments", "report invoices"]:
             found = re.search(r'(?m)^\.BI? "?%s\b' % cmd, page)
             self.assertTrue(found, "vabill.1 does not describe %s" % cmd)
 
