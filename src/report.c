@@ -21,6 +21,11 @@
  * bytes once escaped; a line is far below this. */
 #define LINE_MAX (16 * 1024)
 
+int report_buf_write(void *ctx, const char *p, size_t n)
+{
+    return buf_add(ctx, p, n) != ERR_OK;
+}
+
 bool report_parse_format(const char *s, enum report_format *out)
 {
     if (strcmp(s, "csv") == 0)

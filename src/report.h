@@ -33,6 +33,11 @@ struct report_sink {
     void *ctx;
 };
 
+/* A sink write for a struct buf (ctx): appends, and refuses once the
+ * buffer's maximum would be passed (b->failed says ERR_TOOBIG or ERR_NOMEM).
+ * The admin API collects a download with it. */
+int report_buf_write(void *ctx, const char *p, size_t n);
+
 enum report_format { REPORT_CSV, REPORT_JSON };
 
 /* "csv" or "json"; false for anything else. */

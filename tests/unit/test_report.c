@@ -381,6 +381,21 @@ static void payments_failures(void **state)
     assert_true(c.b.len <= 200);
     c.limit = 0;
     /* the store fails */
+    /* the buf sink of the admin API: the same bytes, or ERR_TOOBIG when full */
+    struct buf whole, small;
+    buf_init(&whole, 1 << 20);
+    buf_init(&small, 300);
+    struct report_sink to_whole = {report_buf_write, &whole}, to_small = {report_buf_write, &small};
+    assert_int_equal(report_payments(&k.base, &q, &to_whole), ERR_OK);
+    buf_reset(&c.b);
+    assert_int_equal(report_payments(&k.base, &q, &sink), ERR_OK);
+    assert_int_equal(whole.len, c.b.len);
+    assert_memory_equal(whole.p, c.b.p, c.b.len);
+    assert_int_equal(report_payments(&k.base, &q, &to_small), ERR_TOOBIG);
+    assert_int_equal(small.failed, ERR_TOOBIG);
+    buf_free(&whole);
+    buf_free(&small);
+
     buf_reset(&c.b);
     k.fail = ERR_STORE;
     assert_int_equal(report_payments(&k.base, &q, &sink), ERR_STORE);
