@@ -424,11 +424,13 @@ class InvoicesReportTests(ReportCase):
         self.fresh = self.new_invoice("NEW-1", "30000.05", member_name="Sri, \"Wati\"")
         self.pay(self.paid_inv, "008", "20000", "R-PAID")
         self.pay(self.part, "009", "12500.50", "R-PART")
-        now = int(time.time())
-        self.assertEqual(db_exec(self.db, "UPDATE invoice SET accepted_at = ? WHERE doc_no = ?",
-                                 (now - 3 * 86400, "OLD-1")), 1)
-        self.assertEqual(db_exec(self.db, "UPDATE invoice SET expires_at = ? WHERE doc_no = ?",
-                                 (now - 120, "EXP-1")), 1)
+        # moved into the past as a whole: expires_at stays accepted_at plus
+        # the community's TTL (43200 minutes), as the store keeps it
+        now, ttl = int(time.time()), 43200 * 60
+        for doc, accepted in (("OLD-1", now - 3 * 86400), ("EXP-1", now - 31 * 86400)):
+            self.assertEqual(db_exec(
+                self.db, "UPDATE invoice SET accepted_at = ?, expires_at = ? WHERE doc_no = ?",
+                (accepted, accepted + ttl, doc)), 1)
         r = cli("--utc-offset", self.off, "close", "--url", self.url, "--comm-code", COMM,
                 "--key", KEY, "CLOSED-1")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -436,7 +438,7 @@ class InvoicesReportTests(ReportCase):
     def expected(self, comm=None):
         # open ones newest first, then the expired ones
         rows = [(self.fresh, 0, "no"), (self.part, 0, "no"), (self.old, 3, "no"),
-                (self.gone, 0, "yes")]
+                (self.gone, 31, "yes")]
         return [(i, age, exp) for i, age, exp in rows if comm is None or i["comm"] == comm]
 
     def test_csv(self):
