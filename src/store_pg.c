@@ -66,6 +66,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store_search.h"
 #include "va.h"
 
 /* Schema migrations: element k takes the schema from version k to k + 1,
@@ -167,6 +168,33 @@ static const char *const migrations[] = {
     "ALTER TABLE community ADD COLUMN old_key TEXT;"
     " ALTER TABLE community"
     " ADD COLUMN old_key_until BIGINT NOT NULL DEFAULT 0;",
+    /* 4: operators of the console and admin API, their sessions, the
+     * delivery attempts of notifications, and the indexes of the console's
+     * searches and reports (issue 9).  No index on va: a search by VA
+     * number probes its primary key once per bank. */
+    "CREATE TABLE operator ("
+    " name TEXT PRIMARY KEY,"
+    " token_hash BYTEA NOT NULL UNIQUE,"
+    " created_at BIGINT NOT NULL);"
+    "CREATE TABLE session ("
+    " id_hash BYTEA PRIMARY KEY,"
+    " operator_name TEXT NOT NULL,"
+    " csrf TEXT NOT NULL,"
+    " expires_at BIGINT NOT NULL);"
+    "CREATE INDEX session_operator ON session(operator_name);"
+    "CREATE TABLE notification_attempt ("
+    " id BIGSERIAL PRIMARY KEY,"
+    " notification_id BIGINT NOT NULL REFERENCES notification(id),"
+    " at_ms BIGINT NOT NULL,"
+    " delivered BOOLEAN NOT NULL,"
+    " error TEXT);"
+    "CREATE INDEX notification_attempt_ntf ON notification_attempt(notification_id);"
+    "CREATE INDEX invoice_member ON invoice(member_code);"
+    "CREATE INDEX invoice_accepted ON invoice(accepted_at, id);"
+    /* paid and closed invoices only: a new invoice is open, so the
+     * sendinvoice path never writes it */
+    "CREATE INDEX invoice_settled ON invoice(status, id) WHERE status <> 'open';"
+    "CREATE INDEX payment_paid ON payment(paid_at, id);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -191,6 +219,33 @@ static const char *const migrations[] = {
     " i.outstanding, i.expires_at FROM va v JOIN invoice i ON i.id = v.invoice_id"                 \
     " JOIN community c ON c.id = i.community_id"                                                   \
     " WHERE v.bank_code = $1 AND v.va_number = $2"
+
+/*
+ * The console's invoice search (invoice_search), as in store_sqlite.c.
+ * Parameters: $1 q, $2 comm_code, $3 status, $4 now, $5 from, $6 to
+ * (INT64_MAX: no bound), $7 the id every row is below, $8 limit (NULL:
+ * none), $9 the lowest id that can match.  One statement per driver of
+ * store_search.h; "+ 0" keeps an index from being used for the filters that
+ * do not drive.  Every statement names every parameter (those
+ * without q say $1 IS NULL), so all take the same list.
+ */
+#define INV_ROW                                                                                    \
+    "SELECT i.id, c.code, i.doc_no, i.member_code, coalesce(i.member_name, ''), i.amount,"         \
+    " i.outstanding, i.status, i.accepted_at, i.expires_at FROM invoice i"                         \
+    " JOIN community c ON c.id = i.community_id"
+#define INV_COMM_ANY                                                                               \
+    " AND ($2::text IS NULL OR i.community_id + 0 = (SELECT id FROM community WHERE code = $2))"
+#define INV_RANGE_ANY " AND i.accepted_at + 0 >= $5 AND i.accepted_at + 0 < $6"
+#define INV_STATUS                                                                                 \
+    " AND ($3::text IS NULL OR (i.status = CASE $3::text WHEN 'expired' THEN 'open' ELSE $3 END"   \
+    " AND ($3 <> 'open' OR i.expires_at >= $4) AND ($3 <> 'expired' OR i.expires_at < $4)))"
+/* along the primary key (or invoice_settled), in id order */
+#define INV_WALK " AND i.id < $7 AND i.id >= $9 ORDER BY i.id DESC LIMIT $8"
+/* the driving index's rows, sorted */
+#define INV_SORT " AND i.id + 0 < $7 AND i.id + 0 >= $9 ORDER BY i.id + 0 DESC LIMIT $8"
+
+/* The rows of a capped count: at most $N rows are looked at. */
+#define COUNT_CAPPED(rows) "SELECT count(*) FROM (SELECT 1 FROM " rows ") x"
 
 enum stmt_id {
     /* transaction control: simple queries, no parameters */
@@ -241,6 +296,34 @@ enum stmt_id {
     S_NTF_RETRY,
     S_NTF_FAILED,
     S_NTF_LIST,
+    S_OP_INSERT,
+    S_OP_LIST,
+    S_OP_SESSIONS_DELETE,
+    S_OP_DELETE,
+    S_OP_FIND,
+    S_SESS_INSERT,
+    S_SESS_GET,
+    S_SESS_DELETE,
+    S_REPORT_PAYMENTS,
+    S_SEARCH_Q,
+    S_SEARCH_ID,
+    S_SEARCH_ACCEPTED,
+    S_SEARCH_COMM,
+    S_SEARCH_SETTLED,
+    S_COUNT_ACCEPTED,
+    S_COUNT_COMM,
+    S_COUNT_SETTLED,
+    S_TTL_RANGE,
+    S_INVOICE_ENDS,
+    S_ACCEPTED_TOP,
+    S_ACCEPTED_BOTTOM,
+    S_ACCEPTED_MIN_ID,
+    S_ACCEPTED_MAX_ID,
+    S_OVERVIEW,
+    S_NTF_OF_INVOICE,
+    S_ATT_OF_INVOICE,
+    S_ATT_INSERT,
+    S_NTF_REQUEUE,
     S_COUNT
 };
 
@@ -345,6 +428,91 @@ static const char *const sql[S_COUNT] = {
     [S_NTF_FAILED] = "UPDATE notification SET status = 'failed', attempts = attempts + 1,"
                      " lease_until = 0, last_error = $2 WHERE id = $1",
     [S_NTF_LIST] = NTF_SELECT " WHERE $1::integer = 0 OR n.status = 'failed' ORDER BY n.id",
+    [S_OP_INSERT] = "INSERT INTO operator (name, token_hash, created_at) VALUES ($1, $2, $3)",
+    [S_OP_LIST] = "SELECT name, created_at FROM operator ORDER BY name COLLATE \"C\"",
+    [S_OP_SESSIONS_DELETE] = "DELETE FROM session WHERE operator_name = $1",
+    [S_OP_DELETE] = "DELETE FROM operator WHERE name = $1",
+    [S_OP_FIND] = "SELECT name, created_at FROM operator WHERE token_hash = $1",
+    [S_SESS_INSERT] = "INSERT INTO session (id_hash, operator_name, csrf, expires_at)"
+                      " VALUES ($1, $2, $3, $4)",
+    /* the join: a session outlives nothing of its operator's */
+    [S_SESS_GET] = "SELECT s.operator_name, s.csrf, s.expires_at FROM session s"
+                   " JOIN operator o ON o.name = s.operator_name"
+                   " WHERE s.id_hash = $1 AND s.expires_at > $2",
+    [S_SESS_DELETE] = "DELETE FROM session WHERE id_hash = $1 OR expires_at <= $2",
+    [S_REPORT_PAYMENTS] =
+        "SELECT p.id, p.paid_at, c.code, i.id, i.doc_no, p.bank_code, p.va_number, p.payment_ref,"
+        " p.amount, p.outstanding_after FROM payment p JOIN invoice i ON i.id = p.invoice_id"
+        " JOIN community c ON c.id = i.community_id"
+        " WHERE p.paid_at >= $1 AND p.paid_at < $2 AND ($3::text IS NULL OR c.code = $3)"
+        " AND ($4::text IS NULL OR p.bank_code = $4) ORDER BY p.paid_at, p.id",
+    /* q: an exact doc_no (the unique (community_id, doc_no) index, probed
+     * once per community), VA number (the va primary key, once per bank) or
+     * member_code (invoice_member); those few ids drive (MATERIALIZED: the
+     * planner cannot make the rest of the invoices the outer loop) */
+    [S_SEARCH_Q] =
+        "WITH m AS MATERIALIZED (SELECT id FROM invoice"
+        " WHERE community_id IN (SELECT id FROM community) AND doc_no = $1"
+        " UNION SELECT invoice_id FROM va"
+        " WHERE bank_code IN (SELECT DISTINCT bank_code FROM bank_channel)"
+        " AND va_number = $1 UNION SELECT id FROM invoice WHERE member_code = $1)"
+        " SELECT i.id, c.code, i.doc_no, i.member_code, coalesce(i.member_name, ''),"
+        " i.amount, i.outstanding, i.status, i.accepted_at, i.expires_at"
+        " FROM (SELECT id FROM m WHERE id < $7 AND id >= $9 ORDER BY id DESC) o"
+        " JOIN invoice i ON i.id = o.id JOIN community c ON c.id = i.community_id"
+        " WHERE ($2::text IS NULL OR c.code = $2)"
+        " AND i.accepted_at >= $5 AND i.accepted_at < $6" INV_STATUS " ORDER BY i.id DESC LIMIT $8",
+    [S_SEARCH_ID] =
+        INV_ROW " WHERE $1::text IS NULL" INV_COMM_ANY INV_RANGE_ANY INV_STATUS INV_WALK,
+    [S_SEARCH_ACCEPTED] = INV_ROW " WHERE $1::text IS NULL AND i.accepted_at >= $5"
+                                  " AND i.accepted_at < $6" INV_COMM_ANY INV_STATUS INV_SORT,
+    [S_SEARCH_COMM] = INV_ROW
+    " WHERE $1::text IS NULL"
+    " AND i.community_id = (SELECT id FROM community WHERE code = $2)" INV_RANGE_ANY INV_STATUS
+        INV_SORT,
+    /* the paid or closed ones along invoice_settled (status, id) */
+    [S_SEARCH_SETTLED] =
+        INV_ROW " WHERE $1::text IS NULL AND i.status = $3"
+                " AND i.status <> 'open'" INV_COMM_ANY INV_RANGE_ANY INV_STATUS INV_WALK,
+    [S_COUNT_ACCEPTED] = COUNT_CAPPED("invoice WHERE accepted_at >= $1 AND accepted_at < $2"
+                                      " LIMIT $3"),
+    [S_COUNT_COMM] = COUNT_CAPPED("invoice WHERE community_id ="
+                                  " (SELECT id FROM community WHERE code = $1) LIMIT $2"),
+    [S_COUNT_SETTLED] = COUNT_CAPPED("invoice WHERE status = $1 AND status <> 'open' LIMIT $2"),
+    [S_TTL_RANGE] = "SELECT min(va_ttl_min), max(va_ttl_min) FROM community",
+    /* index ends, one probe each */
+    [S_INVOICE_ENDS] = "SELECT min(accepted_at), max(accepted_at), max(id) FROM invoice",
+    [S_ACCEPTED_TOP] = "SELECT id FROM invoice WHERE accepted_at < $1"
+                       " ORDER BY accepted_at DESC, id DESC LIMIT 1",
+    [S_ACCEPTED_BOTTOM] = "SELECT id FROM invoice WHERE accepted_at >= $1"
+                          " ORDER BY accepted_at, id LIMIT 1",
+    /* "+ 0": not min/max along the primary key, which would pass every
+     * invoice outside the range; invoice_accepted holds the ids */
+    [S_ACCEPTED_MIN_ID] = "SELECT min(id + 0) FROM invoice"
+                          " WHERE accepted_at >= $1 AND accepted_at < $2",
+    [S_ACCEPTED_MAX_ID] = "SELECT max(id + 0) FROM invoice"
+                          " WHERE accepted_at >= $1 AND accepted_at < $2",
+    [S_OVERVIEW] = "SELECT a.n, a.open, a.expired, a.paid, a.closed, p.n, p.amount,"
+                   " (SELECT count(*) FROM notification WHERE status = 'pending'),"
+                   " (SELECT count(*) FROM notification WHERE status = 'failed')"
+                   " FROM (SELECT count(*) AS n,"
+                   " count(*) FILTER (WHERE status = 'open' AND expires_at >= $3) AS open,"
+                   " count(*) FILTER (WHERE status = 'open' AND expires_at < $3) AS expired,"
+                   " count(*) FILTER (WHERE status = 'paid') AS paid,"
+                   " count(*) FILTER (WHERE status = 'closed') AS closed"
+                   " FROM invoice WHERE accepted_at >= $1 AND accepted_at < $2) a,"
+                   " (SELECT count(*) AS n, coalesce(sum(amount), 0) AS amount FROM payment"
+                   " WHERE paid_at >= $1 AND paid_at < $2) p",
+    [S_NTF_OF_INVOICE] = NTF_SELECT " WHERE n.invoice_id = $1 ORDER BY n.id",
+    /* $2: the last notification listed, so no attempt of a newer one shows */
+    [S_ATT_OF_INVOICE] = "SELECT a.notification_id, a.at_ms, a.delivered, coalesce(a.error, '')"
+                         " FROM notification n"
+                         " JOIN notification_attempt a ON a.notification_id = n.id"
+                         " WHERE n.invoice_id = $1 AND n.id <= $2 ORDER BY a.at_ms, a.id",
+    [S_ATT_INSERT] = "INSERT INTO notification_attempt (notification_id, at_ms, delivered, error)"
+                     " VALUES ($1, $2, $3, nullif($4::text, ''))",
+    [S_NTF_REQUEUE] = "UPDATE notification SET status = 'pending', next_at = $2, lease_until = 0"
+                      " WHERE id = $1 AND status = 'failed'",
 };
 
 /* Statements that change nothing: retried once on a fresh connection when
@@ -370,6 +538,27 @@ static bool read_only(enum stmt_id id)
     case S_INV_PAYMENTS:
     case S_NTF_DETAIL:
     case S_NTF_LIST:
+    case S_OP_LIST:
+    case S_OP_FIND:
+    case S_SESS_GET:
+    case S_REPORT_PAYMENTS:
+    case S_SEARCH_Q:
+    case S_SEARCH_ID:
+    case S_SEARCH_ACCEPTED:
+    case S_SEARCH_COMM:
+    case S_SEARCH_SETTLED:
+    case S_COUNT_ACCEPTED:
+    case S_COUNT_COMM:
+    case S_COUNT_SETTLED:
+    case S_TTL_RANGE:
+    case S_INVOICE_ENDS:
+    case S_ACCEPTED_TOP:
+    case S_ACCEPTED_BOTTOM:
+    case S_ACCEPTED_MIN_ID:
+    case S_ACCEPTED_MAX_ID:
+    case S_OVERVIEW:
+    case S_NTF_OF_INVOICE:
+    case S_ATT_OF_INVOICE:
         return true;
     default:
         return false;
@@ -1939,10 +2128,11 @@ static enum vb_err pg_notify_claim(struct store *base, int64_t now_ms, int64_t l
     return e;
 }
 
-static enum vb_err pg_notify_finish(struct store *base, int64_t id, bool delivered,
-                                    int64_t next_at_ms, const char *error, int64_t now_ms)
+/* The notification's new state and the attempt's row; an unknown id
+ * changes nothing. */
+static enum vb_err finish_txn(struct pg *s, int64_t id, bool delivered, int64_t next_at_ms,
+                              const char *error, int64_t now_ms)
 {
-    struct pg *s = (struct pg *)base;
     struct params p = {0};
     p_int(&p, id);
     enum stmt_id st;
@@ -1957,7 +2147,35 @@ static enum vb_err pg_notify_finish(struct store *base, int64_t id, bool deliver
         st = S_NTF_FAILED;
         p_str(&p, error ? error : "");
     }
-    return run_cmd(s, st, &p, NULL);
+    long rows = 0;
+    enum vb_err e = run_cmd(s, st, &p, &rows);
+    if (e || rows != 1)
+        return e;
+    struct params a = {0};
+    p_int(&a, id);
+    p_int(&a, now_ms);
+    p_bool(&a, delivered);
+    p_str(&a, delivered || error == NULL ? "" : error);
+    return run_cmd(s, S_ATT_INSERT, &a, NULL);
+}
+
+static enum vb_err pg_notify_finish(struct store *base, int64_t id, bool delivered,
+                                    int64_t next_at_ms, const char *error, int64_t now_ms)
+{
+    struct pg *s = (struct pg *)base;
+    enum vb_err e = ERR_OK;
+    for (int attempt = 0; attempt < TXN_TRIES; attempt++) {
+        e = ctl(s, S_BEGIN);
+        if (!e)
+            e = finish_txn(s, id, delivered, next_at_ms, error, now_ms);
+        if (!e)
+            e = ctl(s, S_COMMIT);
+        if (e)
+            rollback(s);
+        if (!s->retry)
+            break;
+    }
+    return e;
 }
 
 static enum vb_err pg_notify_list(struct store *base, bool failed_only,
@@ -1991,6 +2209,468 @@ static enum vb_err pg_notify_list(struct store *base, bool failed_only,
     return ERR_OK;
 }
 
+/* ---- operators, sessions, the console and reports (issue 9) ---- */
+
+static enum vb_err pg_operator_add(struct store *base, const char *name,
+                                   const unsigned char token_hash[STORE_HASH_LEN], int64_t now)
+{
+    struct pg *s = (struct pg *)base;
+    struct params p = {0};
+    p_str(&p, name);
+    p_bytes(&p, token_hash, STORE_HASH_LEN);
+    p_int(&p, now);
+    enum vb_err e = run_cmd(s, S_OP_INSERT, &p, NULL);
+    if (e && strcmp(s->state, "23505") == 0)
+        return ERR_EXISTS;
+    return e;
+}
+
+static void read_operator(const PGresult *r, int row, struct store_operator *op)
+{
+    memset(op, 0, sizeof *op);
+    v_copy(op->name, sizeof op->name, r, row, 0);
+    op->created_at = v_int(r, row, 1);
+}
+
+static enum vb_err pg_operator_list(struct store *base, struct store_operator **out, size_t *n)
+{
+    struct pg *s = (struct pg *)base;
+    enum vb_err e = ERR_OK;
+    PGresult *r = run(s, S_OP_LIST, NULL, &e);
+    if (r == NULL)
+        return e;
+    size_t count = (size_t)PQntuples(r);
+    struct store_operator *list = NULL;
+    if (count) {
+        list = calloc(count, sizeof *list);
+        if (list == NULL) {
+            PQclear(r);
+            return ERR_NOMEM;
+        }
+    }
+    for (size_t i = 0; i < count; i++)
+        read_operator(r, (int)i, &list[i]);
+    PQclear(r);
+    *out = list;
+    *n = count;
+    return ERR_OK;
+}
+
+static enum vb_err remove_txn(struct pg *s, const char *name)
+{
+    struct params p = {0};
+    p_str(&p, name);
+    enum vb_err e = run_cmd(s, S_OP_SESSIONS_DELETE, &p, NULL);
+    long rows = 0;
+    if (!e)
+        e = run_cmd(s, S_OP_DELETE, &p, &rows);
+    return !e && rows == 0 ? ERR_NOTFOUND : e;
+}
+
+static enum vb_err pg_operator_remove(struct store *base, const char *name)
+{
+    struct pg *s = (struct pg *)base;
+    enum vb_err e = ERR_OK;
+    for (int attempt = 0; attempt < TXN_TRIES; attempt++) {
+        e = ctl(s, S_BEGIN);
+        if (!e)
+            e = remove_txn(s, name);
+        if (!e)
+            e = ctl(s, S_COMMIT);
+        if (e)
+            rollback(s);
+        if (!s->retry)
+            break;
+    }
+    return e;
+}
+
+static enum vb_err pg_operator_find(struct store *base,
+                                    const unsigned char token_hash[STORE_HASH_LEN],
+                                    struct store_operator *out)
+{
+    struct pg *s = (struct pg *)base;
+    struct params p = {0};
+    p_bytes(&p, token_hash, STORE_HASH_LEN);
+    enum vb_err e = ERR_OK;
+    PGresult *r = run(s, S_OP_FIND, &p, &e);
+    if (r == NULL)
+        return e;
+    if (PQntuples(r) == 0)
+        e = ERR_NOTFOUND;
+    else
+        read_operator(r, 0, out);
+    PQclear(r);
+    return e;
+}
+
+static enum vb_err pg_session_add(struct store *base, const unsigned char id_hash[STORE_HASH_LEN],
+                                  const struct store_session *sess)
+{
+    struct pg *s = (struct pg *)base;
+    struct params p = {0};
+    p_bytes(&p, id_hash, STORE_HASH_LEN);
+    p_str(&p, sess->operator_name);
+    p_str(&p, sess->csrf);
+    p_int(&p, sess->expires_at);
+    enum vb_err e = run_cmd(s, S_SESS_INSERT, &p, NULL);
+    if (e && strcmp(s->state, "23505") == 0)
+        return ERR_EXISTS;
+    return e;
+}
+
+static enum vb_err pg_session_get(struct store *base, const unsigned char id_hash[STORE_HASH_LEN],
+                                  int64_t now, struct store_session *out)
+{
+    struct pg *s = (struct pg *)base;
+    struct params p = {0};
+    p_bytes(&p, id_hash, STORE_HASH_LEN);
+    p_int(&p, now);
+    enum vb_err e = ERR_OK;
+    PGresult *r = run(s, S_SESS_GET, &p, &e);
+    if (r == NULL)
+        return e;
+    if (PQntuples(r) == 0) {
+        e = ERR_NOTFOUND;
+    } else {
+        memset(out, 0, sizeof *out);
+        v_copy(out->operator_name, sizeof out->operator_name, r, 0, 0);
+        v_copy(out->csrf, sizeof out->csrf, r, 0, 1);
+        out->expires_at = v_int(r, 0, 2);
+    }
+    PQclear(r);
+    return e;
+}
+
+static enum vb_err pg_session_remove(struct store *base,
+                                     const unsigned char id_hash[STORE_HASH_LEN], int64_t now)
+{
+    struct pg *s = (struct pg *)base;
+    struct params p = {0};
+    p_bytes(&p, id_hash, STORE_HASH_LEN);
+    p_int(&p, now);
+    return run_cmd(s, S_SESS_DELETE, &p, NULL);
+}
+
+/* Text, or SQL NULL for NULL. */
+static void p_opt_str(struct params *p, const char *s)
+{
+    if (s)
+        p_str(p, s);
+    else
+        p_bytes(p, NULL, 0);
+}
+
+static enum vb_err pg_report_payments(struct store *base, const struct store_payment_filter *f,
+                                      store_payment_cb row, void *ctx)
+{
+    struct pg *s = (struct pg *)base;
+    struct params p = {0};
+    p_int(&p, f->from);
+    p_int(&p, f->to);
+    p_opt_str(&p, f->comm_code);
+    p_opt_str(&p, f->bank_code);
+    enum vb_err e = ERR_OK;
+    PGresult *r = run(s, S_REPORT_PAYMENTS, &p, &e);
+    if (r == NULL)
+        return e;
+    struct store_report_payment w;
+    for (int i = 0; i < PQntuples(r); i++) {
+        memset(&w, 0, sizeof w);
+        w.id = v_int(r, i, 0);
+        w.paid_at = v_int(r, i, 1);
+        v_copy(w.comm_code, sizeof w.comm_code, r, i, 2);
+        w.invoice_id = v_int(r, i, 3);
+        v_copy(w.doc_no, sizeof w.doc_no, r, i, 4);
+        v_copy(w.bank_code, sizeof w.bank_code, r, i, 5);
+        v_copy(w.va_number, sizeof w.va_number, r, i, 6);
+        v_copy(w.payment_ref, sizeof w.payment_ref, r, i, 7);
+        w.amount = v_int(r, i, 8);
+        w.outstanding_after = v_int(r, i, 9);
+        if (row(ctx, &w) != 0) {
+            e = ERR_INVALID;
+            break;
+        }
+    }
+    PQclear(r);
+    return e;
+}
+
+/* The first row of statement id into v[0..n) (NULL and no row read as
+ * dflt). */
+static enum vb_err values(struct pg *s, enum stmt_id id, const struct params *p, int64_t dflt,
+                          int64_t *v, int n)
+{
+    enum vb_err e = ERR_OK;
+    PGresult *r = run(s, id, p, &e);
+    if (r == NULL)
+        return e;
+    for (int i = 0; i < n; i++)
+        v[i] = PQntuples(r) == 0 || PQgetisnull(r, 0, i) ? dflt : v_int(r, 0, i);
+    PQclear(r);
+    return ERR_OK;
+}
+
+/* ---- the probes of store_search ---- */
+
+static enum vb_err probe_count(struct store *base, enum stmt_id id, const char *what, int64_t cap,
+                               int64_t *n)
+{
+    struct params p = {0};
+    p_str(&p, what);
+    p_int(&p, cap);
+    return values((struct pg *)base, id, &p, 0, n, 1);
+}
+
+static enum vb_err probe_count_community(struct store *base, const char *code, int64_t cap,
+                                         int64_t *n)
+{
+    return probe_count(base, S_COUNT_COMM, code, cap, n);
+}
+
+static enum vb_err probe_count_settled(struct store *base, const char *status, int64_t cap,
+                                       int64_t *n)
+{
+    return probe_count(base, S_COUNT_SETTLED, status, cap, n);
+}
+
+static enum vb_err probe_count_accepted(struct store *base, int64_t from, int64_t to, int64_t cap,
+                                        int64_t *n)
+{
+    struct params p = {0};
+    p_int(&p, from);
+    p_int(&p, to);
+    p_int(&p, cap);
+    return values((struct pg *)base, S_COUNT_ACCEPTED, &p, 0, n, 1);
+}
+
+static enum vb_err probe_ttl_range(struct store *base, int64_t *min, int64_t *max)
+{
+    int64_t v[2];
+    enum vb_err e = values((struct pg *)base, S_TTL_RANGE, NULL, -1, v, 2);
+    *min = v[0];
+    *max = v[1];
+    return e;
+}
+
+static enum vb_err probe_ends(struct store *base, int64_t *first, int64_t *last, int64_t *max_id)
+{
+    int64_t v[3];
+    enum vb_err e = values((struct pg *)base, S_INVOICE_ENDS, NULL, 0, v, 3);
+    *first = v[0];
+    *last = v[1];
+    *max_id = v[2];
+    return e;
+}
+
+static enum vb_err probe_time(struct store *base, enum stmt_id id, int64_t t, int64_t dflt,
+                              int64_t *out)
+{
+    struct params p = {0};
+    p_int(&p, t);
+    return values((struct pg *)base, id, &p, dflt, out, 1);
+}
+
+static enum vb_err probe_id_before(struct store *base, int64_t t, int64_t *id)
+{
+    return probe_time(base, S_ACCEPTED_TOP, t, 0, id);
+}
+
+static enum vb_err probe_id_from(struct store *base, int64_t t, int64_t *id)
+{
+    return probe_time(base, S_ACCEPTED_BOTTOM, t, INT64_MAX, id);
+}
+
+static enum vb_err probe_range(struct store *base, enum stmt_id id, int64_t from, int64_t to,
+                               int64_t dflt, int64_t *out)
+{
+    struct params p = {0};
+    p_int(&p, from);
+    p_int(&p, to);
+    return values((struct pg *)base, id, &p, dflt, out, 1);
+}
+
+static enum vb_err probe_min_id(struct store *base, int64_t from, int64_t to, int64_t *id)
+{
+    return probe_range(base, S_ACCEPTED_MIN_ID, from, to, INT64_MAX, id);
+}
+
+static enum vb_err probe_max_id(struct store *base, int64_t from, int64_t to, int64_t *id)
+{
+    return probe_range(base, S_ACCEPTED_MAX_ID, from, to, 0, id);
+}
+
+static const struct store_search_probes probes = {
+    probe_count_community, probe_count_settled, probe_count_accepted, probe_ttl_range, probe_ends,
+    probe_id_before,       probe_id_from,       probe_min_id,         probe_max_id,
+};
+
+static const enum stmt_id search_stmt[] = {
+    [SEARCH_BY_Q] = S_SEARCH_Q,
+    [SEARCH_WALK] = S_SEARCH_ID,
+    [SEARCH_WALK_SETTLED] = S_SEARCH_SETTLED,
+    [SEARCH_BY_ACCEPTED] = S_SEARCH_ACCEPTED,
+    [SEARCH_BY_COMMUNITY] = S_SEARCH_COMM,
+};
+
+/* One run of a search; *n counts the rows handed to row. */
+static enum vb_err search_run(struct pg *s, const struct store_search_plan *plan,
+                              const struct store_invoice_filter *f, store_invoice_cb row, void *ctx,
+                              int64_t *n)
+{
+    struct params p = {0};
+    p_opt_str(&p, f->q);
+    p_opt_str(&p, f->comm_code);
+    p_opt_str(&p, f->status);
+    p_int(&p, f->now);
+    p_int(&p, plan->from);
+    p_int(&p, plan->to);
+    p_int(&p, plan->below);
+    if (plan->limit >= 0)
+        p_int(&p, plan->limit);
+    else
+        p_bytes(&p, NULL, 0); /* LIMIT NULL: none */
+    p_int(&p, plan->lo);
+    enum vb_err e = ERR_OK;
+    PGresult *r = run(s, search_stmt[plan->driver], &p, &e);
+    if (r == NULL)
+        return e;
+    *n = 0;
+    struct store_invoice_row w;
+    for (int i = 0; i < PQntuples(r); i++) {
+        memset(&w, 0, sizeof w);
+        w.id = v_int(r, i, 0);
+        v_copy(w.comm_code, sizeof w.comm_code, r, i, 1);
+        v_copy(w.doc_no, sizeof w.doc_no, r, i, 2);
+        v_copy(w.member_code, sizeof w.member_code, r, i, 3);
+        v_copy(w.member_name, sizeof w.member_name, r, i, 4);
+        w.amount = v_int(r, i, 5);
+        w.outstanding = v_int(r, i, 6);
+        v_copy(w.status, sizeof w.status, r, i, 7);
+        w.accepted_at = v_int(r, i, 8);
+        w.expires_at = v_int(r, i, 9);
+        (*n)++;
+        if (row(ctx, &w) != 0) {
+            e = ERR_INVALID;
+            break;
+        }
+    }
+    PQclear(r);
+    return e;
+}
+
+static enum vb_err pg_invoice_search(struct store *base, const struct store_invoice_filter *f,
+                                     store_invoice_cb row, void *ctx)
+{
+    struct pg *s = (struct pg *)base;
+    struct store_search_plan p;
+    bool none = false, again = true;
+    enum vb_err e = store_search_plan(base, &probes, f, &p, &none);
+    if (e || none)
+        return e;
+    while (!e && again) {
+        int64_t n = 0;
+        e = search_run(s, &p, f, row, ctx, &n);
+        if (!e)
+            e = store_search_next(base, &probes, &p, n, &again);
+    }
+    return e;
+}
+
+static enum vb_err pg_overview(struct store *base, int64_t day_from, int64_t day_to, int64_t now,
+                               struct store_overview *out)
+{
+    struct pg *s = (struct pg *)base;
+    struct params p = {0};
+    p_int(&p, day_from);
+    p_int(&p, day_to);
+    p_int(&p, now);
+    int64_t v[9];
+    enum vb_err e = values(s, S_OVERVIEW, &p, 0, v, 9);
+    if (e)
+        return e;
+    memset(out, 0, sizeof *out);
+    out->accepted = v[0];
+    out->open = v[1];
+    out->expired = v[2];
+    out->paid = v[3];
+    out->closed = v[4];
+    out->payments = v[5];
+    out->paid_amount = v[6];
+    out->notifications_pending = v[7];
+    out->notifications_failed = v[8];
+    return ERR_OK;
+}
+
+static enum vb_err pg_invoice_notifications(struct store *base, int64_t invoice_id,
+                                            struct store_notification **ntf, size_t *nntf,
+                                            struct store_ntf_attempt **att, size_t *natt)
+{
+    struct pg *s = (struct pg *)base;
+    struct params p = {0};
+    p_int(&p, invoice_id);
+    enum vb_err e = ERR_OK;
+    PGresult *r = run(s, S_NTF_OF_INVOICE, &p, &e);
+    if (r == NULL)
+        return e;
+    size_t n = (size_t)PQntuples(r);
+    struct store_notification *list = NULL;
+    if (n && (list = calloc(n, sizeof *list)) == NULL)
+        e = ERR_NOMEM;
+    for (size_t i = 0; !e && i < n; i++) {
+        read_ntf(r, (int)i, &list[i]);
+        OPENSSL_cleanse(list[i].key, sizeof list[i].key);
+    }
+    wipe_keys(r);
+    PQclear(r);
+    if (e)
+        return e;
+    struct store_ntf_attempt *attempts = NULL;
+    size_t na = 0;
+    if (n > 0) {
+        struct params q = {0};
+        p_int(&q, invoice_id);
+        p_int(&q, list[n - 1].id);
+        r = run(s, S_ATT_OF_INVOICE, &q, &e);
+        if (r == NULL) {
+            free(list);
+            return e;
+        }
+        na = (size_t)PQntuples(r);
+        if (na && (attempts = calloc(na, sizeof *attempts)) == NULL) {
+            PQclear(r);
+            free(list);
+            return ERR_NOMEM;
+        }
+        for (size_t i = 0; i < na; i++) {
+            struct store_ntf_attempt *a = &attempts[i];
+            a->notification_id = v_int(r, (int)i, 0);
+            a->at_ms = v_int(r, (int)i, 1);
+            a->delivered = v_bool(r, (int)i, 2);
+            v_copy(a->error, sizeof a->error, r, (int)i, 3);
+        }
+        PQclear(r);
+    }
+    *ntf = list;
+    *nntf = n;
+    *att = attempts;
+    *natt = na;
+    return ERR_OK;
+}
+
+static enum vb_err pg_notify_retry(struct store *base, int64_t id, int64_t now_ms)
+{
+    struct pg *s = (struct pg *)base;
+    struct params p = {0};
+    p_int(&p, id);
+    p_int(&p, now_ms);
+    long rows = 0;
+    enum vb_err e = run_cmd(s, S_NTF_REQUEUE, &p, &rows);
+    if (!e && rows == 0)
+        return ERR_NOTFOUND;
+    return e;
+}
+
 const struct store_ops store_pg_ops = {
     .name = "postgresql",
     .open = pg_open,
@@ -2014,4 +2694,16 @@ const struct store_ops store_pg_ops = {
     .notify_claim = pg_notify_claim,
     .notify_finish = pg_notify_finish,
     .notify_list = pg_notify_list,
+    .operator_add = pg_operator_add,
+    .operator_list = pg_operator_list,
+    .operator_remove = pg_operator_remove,
+    .operator_find = pg_operator_find,
+    .session_add = pg_session_add,
+    .session_get = pg_session_get,
+    .session_remove = pg_session_remove,
+    .report_payments = pg_report_payments,
+    .invoice_search = pg_invoice_search,
+    .overview = pg_overview,
+    .invoice_notifications = pg_invoice_notifications,
+    .notify_retry = pg_notify_retry,
 };

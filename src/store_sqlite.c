@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store_search.h"
 #include "va.h"
 
 /* Schema migrations: element k takes the schema from version k to k + 1.
@@ -121,6 +122,33 @@ static const char *const migrations[] = {
     "ALTER TABLE community ADD COLUMN old_key TEXT;"
     " ALTER TABLE community"
     " ADD COLUMN old_key_until INTEGER NOT NULL DEFAULT 0;",
+    /* 4: operators of the console and admin API, their sessions, the
+     * delivery attempts of notifications, and the indexes of the console's
+     * searches and reports (issue 9).  No index on va: a search by VA
+     * number probes its primary key once per bank. */
+    "CREATE TABLE operator ("
+    " name TEXT PRIMARY KEY,"
+    " token_hash BLOB NOT NULL UNIQUE,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE session ("
+    " id_hash BLOB PRIMARY KEY,"
+    " operator_name TEXT NOT NULL,"
+    " csrf TEXT NOT NULL,"
+    " expires_at INTEGER NOT NULL);"
+    "CREATE INDEX session_operator ON session(operator_name);"
+    "CREATE TABLE notification_attempt ("
+    " id INTEGER PRIMARY KEY,"
+    " notification_id INTEGER NOT NULL REFERENCES notification(id),"
+    " at_ms INTEGER NOT NULL,"
+    " delivered INTEGER NOT NULL,"
+    " error TEXT);"
+    "CREATE INDEX notification_attempt_ntf ON notification_attempt(notification_id);"
+    "CREATE INDEX invoice_member ON invoice(member_code);"
+    "CREATE INDEX invoice_accepted ON invoice(accepted_at);"
+    /* paid and closed invoices only: a new invoice is open, so the
+     * sendinvoice path never writes it */
+    "CREATE INDEX invoice_settled ON invoice(status) WHERE status <> 'open';"
+    "CREATE INDEX payment_paid ON payment(paid_at);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -131,6 +159,29 @@ static const char *const migrations[] = {
     " i.amount - p.outstanding_after, p.outstanding_after FROM notification n"                     \
     " JOIN payment p ON p.id = n.payment_id JOIN invoice i ON i.id = n.invoice_id"                 \
     " JOIN community c ON c.id = i.community_id"
+
+/*
+ * The console's invoice search (invoice_search).  Parameters: ?1 q, ?2
+ * comm_code, ?3 status, ?4 now, ?5 from, ?6 to (INT64_MAX: no bound), ?7 the
+ * id every row is below (before_id), ?8 limit (-1: none), ?9 the lowest id
+ * that can match (0: any).  One statement per driver of store_search.h;
+ * the filters that do not drive are written so that no index is used for
+ * them (unary +), and CROSS JOIN keeps invoice the outer loop.
+ */
+#define INV_ROW                                                                                    \
+    "SELECT i.id, c.code, i.doc_no, i.member_code, coalesce(i.member_name, ''), i.amount,"         \
+    " i.outstanding, i.status, i.accepted_at, i.expires_at FROM invoice i"
+#define INV_COMMUNITY " CROSS JOIN community c ON c.id = i.community_id"
+#define INV_COMM_ANY                                                                               \
+    " AND (?2 IS NULL OR +i.community_id = (SELECT id FROM community WHERE code = ?2))"
+#define INV_RANGE_ANY " AND +i.accepted_at >= ?5 AND +i.accepted_at < ?6"
+#define INV_STATUS                                                                                 \
+    " AND (?3 IS NULL OR (i.status = CASE ?3 WHEN 'expired' THEN 'open' ELSE ?3 END"               \
+    " AND (?3 <> 'open' OR i.expires_at >= ?4) AND (?3 <> 'expired' OR i.expires_at < ?4)))"
+#define INV_PAGE " AND i.id < ?7 AND i.id >= ?9 ORDER BY i.id DESC LIMIT ?8"
+
+/* The rows of a capped count: at most ?N rows are looked at. */
+#define COUNT_CAPPED(rows) "SELECT count(*) FROM (SELECT 1 FROM " rows ")"
 
 enum stmt_id {
     S_BEGIN,
@@ -174,6 +225,34 @@ enum stmt_id {
     S_NTF_RETRY,
     S_NTF_FAILED,
     S_NTF_LIST,
+    S_OP_INSERT,
+    S_OP_LIST,
+    S_OP_SESSIONS_DELETE,
+    S_OP_DELETE,
+    S_OP_FIND,
+    S_SESS_INSERT,
+    S_SESS_GET,
+    S_SESS_DELETE,
+    S_REPORT_PAYMENTS,
+    S_SEARCH_Q,
+    S_SEARCH_ID,
+    S_SEARCH_ACCEPTED,
+    S_SEARCH_COMM,
+    S_SEARCH_SETTLED,
+    S_COUNT_ACCEPTED,
+    S_COUNT_COMM,
+    S_COUNT_SETTLED,
+    S_TTL_RANGE,
+    S_INVOICE_ENDS,
+    S_ACCEPTED_TOP,
+    S_ACCEPTED_BOTTOM,
+    S_ACCEPTED_MAX_ID,
+    S_ACCEPTED_MIN_ID,
+    S_OVERVIEW,
+    S_NTF_OF_INVOICE,
+    S_ATT_OF_INVOICE,
+    S_ATT_INSERT,
+    S_NTF_REQUEUE,
     S_COUNT
 };
 
@@ -265,6 +344,92 @@ static const char *const sql[S_COUNT] = {
     [S_NTF_FAILED] = "UPDATE notification SET status = 'failed', attempts = attempts + 1,"
                      " lease_until = 0, last_error = ?2 WHERE id = ?1",
     [S_NTF_LIST] = NTF_SELECT " WHERE ?1 = 0 OR n.status = 'failed' ORDER BY n.id",
+    [S_OP_INSERT] = "INSERT INTO operator (name, token_hash, created_at) VALUES (?1, ?2, ?3)",
+    [S_OP_LIST] = "SELECT name, created_at FROM operator ORDER BY name",
+    [S_OP_SESSIONS_DELETE] = "DELETE FROM session WHERE operator_name = ?1",
+    [S_OP_DELETE] = "DELETE FROM operator WHERE name = ?1",
+    [S_OP_FIND] = "SELECT name, created_at FROM operator WHERE token_hash = ?1",
+    [S_SESS_INSERT] = "INSERT INTO session (id_hash, operator_name, csrf, expires_at)"
+                      " VALUES (?1, ?2, ?3, ?4)",
+    /* the join: a session outlives nothing of its operator's */
+    [S_SESS_GET] = "SELECT s.operator_name, s.csrf, s.expires_at FROM session s"
+                   " JOIN operator o ON o.name = s.operator_name"
+                   " WHERE s.id_hash = ?1 AND s.expires_at > ?2",
+    [S_SESS_DELETE] = "DELETE FROM session WHERE id_hash = ?1 OR expires_at <= ?2",
+    /* payment_paid holds (paid_at, rowid): the rows come in report order */
+    [S_REPORT_PAYMENTS] =
+        "SELECT p.id, p.paid_at, c.code, i.id, i.doc_no, p.bank_code, p.va_number, p.payment_ref,"
+        " p.amount, p.outstanding_after FROM payment p INDEXED BY payment_paid"
+        " CROSS JOIN invoice i ON i.id = p.invoice_id"
+        " CROSS JOIN community c ON c.id = i.community_id"
+        " WHERE p.paid_at >= ?1 AND p.paid_at < ?2 AND (?3 IS NULL OR c.code = ?3)"
+        " AND (?4 IS NULL OR p.bank_code = ?4) ORDER BY p.paid_at, p.id",
+    /* q: an exact doc_no (the unique (community_id, doc_no) index, probed
+     * once per community), VA number (the va primary key, once per bank) or
+     * member_code (invoice_member) */
+    [S_SEARCH_Q] = INV_ROW INV_COMMUNITY
+    " WHERE i.id IN (SELECT id FROM invoice WHERE community_id IN (SELECT id FROM community)"
+    " AND doc_no = ?1 UNION SELECT invoice_id FROM va"
+    " WHERE bank_code IN (SELECT DISTINCT bank_code FROM bank_channel) AND va_number = ?1"
+    " UNION SELECT id FROM invoice WHERE member_code = ?1)" INV_COMM_ANY INV_RANGE_ANY INV_STATUS
+        INV_PAGE,
+    /* newest first along the primary key */
+    [S_SEARCH_ID] = INV_ROW " NOT INDEXED" INV_COMMUNITY
+                            " WHERE 1" INV_COMM_ANY INV_RANGE_ANY INV_STATUS INV_PAGE,
+    /* the rows accepted in [from, to), few enough to sort */
+    [S_SEARCH_ACCEPTED] = INV_ROW
+    " INDEXED BY invoice_accepted" INV_COMMUNITY
+    " WHERE i.accepted_at >= ?5 AND i.accepted_at < ?6" INV_COMM_ANY INV_STATUS INV_PAGE,
+    /* the rows of one community, few enough to sort */
+    [S_SEARCH_COMM] = INV_ROW INV_COMMUNITY
+    " WHERE i.community_id = (SELECT id FROM community WHERE code = ?2)" INV_RANGE_ANY INV_STATUS
+        INV_PAGE,
+    /* the paid or closed ones along invoice_settled, which holds
+     * (status, rowid): in id order */
+    [S_SEARCH_SETTLED] =
+        INV_ROW " INDEXED BY invoice_settled" INV_COMMUNITY
+                " WHERE i.status = ?3 AND i.status <> 'open'" INV_COMM_ANY INV_RANGE_ANY INV_PAGE,
+    [S_COUNT_ACCEPTED] = COUNT_CAPPED("invoice INDEXED BY invoice_accepted"
+                                      " WHERE accepted_at >= ?1 AND accepted_at < ?2 LIMIT ?3"),
+    [S_COUNT_COMM] = COUNT_CAPPED("invoice WHERE community_id ="
+                                  " (SELECT id FROM community WHERE code = ?1) LIMIT ?2"),
+    [S_COUNT_SETTLED] = COUNT_CAPPED("invoice INDEXED BY invoice_settled"
+                                     " WHERE status = ?1 AND status <> 'open' LIMIT ?2"),
+    [S_TTL_RANGE] = "SELECT min(va_ttl_min), max(va_ttl_min) FROM community",
+    /* index endpoints, one probe each */
+    [S_INVOICE_ENDS] = "SELECT (SELECT min(accepted_at) FROM invoice),"
+                       " (SELECT max(accepted_at) FROM invoice), (SELECT max(id) FROM invoice)",
+    [S_ACCEPTED_TOP] = "SELECT id FROM invoice INDEXED BY invoice_accepted"
+                       " WHERE accepted_at < ?1 ORDER BY accepted_at DESC, id DESC LIMIT 1",
+    [S_ACCEPTED_BOTTOM] = "SELECT id FROM invoice INDEXED BY invoice_accepted"
+                          " WHERE accepted_at >= ?1 ORDER BY accepted_at, id LIMIT 1",
+    /* these read every index entry of the range (and nothing else) */
+    [S_ACCEPTED_MAX_ID] = "SELECT max(id) FROM invoice INDEXED BY invoice_accepted"
+                          " WHERE accepted_at >= ?1 AND accepted_at < ?2",
+    [S_ACCEPTED_MIN_ID] = "SELECT min(id) FROM invoice INDEXED BY invoice_accepted"
+                          " WHERE accepted_at >= ?1 AND accepted_at < ?2",
+    [S_OVERVIEW] =
+        "SELECT a.n, a.open, a.expired, a.paid, a.closed, p.n, p.amount, n.pending, n.failed"
+        " FROM (SELECT count(*) AS n,"
+        " coalesce(sum(status = 'open' AND expires_at >= ?3), 0) AS open,"
+        " coalesce(sum(status = 'open' AND expires_at < ?3), 0) AS expired,"
+        " coalesce(sum(status = 'paid'), 0) AS paid,"
+        " coalesce(sum(status = 'closed'), 0) AS closed"
+        " FROM invoice WHERE accepted_at >= ?1 AND accepted_at < ?2) a,"
+        " (SELECT count(*) AS n, coalesce(sum(amount), 0) AS amount FROM payment"
+        " WHERE paid_at >= ?1 AND paid_at < ?2) p,"
+        " (SELECT (SELECT count(*) FROM notification WHERE status = 'pending') AS pending,"
+        " (SELECT count(*) FROM notification WHERE status = 'failed') AS failed) n",
+    [S_NTF_OF_INVOICE] = NTF_SELECT " WHERE n.invoice_id = ?1 ORDER BY n.id",
+    /* ?2: the last notification listed, so no attempt of a newer one shows */
+    [S_ATT_OF_INVOICE] = "SELECT a.notification_id, a.at_ms, a.delivered, coalesce(a.error, '')"
+                         " FROM notification n"
+                         " JOIN notification_attempt a ON a.notification_id = n.id"
+                         " WHERE n.invoice_id = ?1 AND n.id <= ?2 ORDER BY a.at_ms, a.id",
+    [S_ATT_INSERT] = "INSERT INTO notification_attempt (notification_id, at_ms, delivered, error)"
+                     " VALUES (?1, ?2, ?3, nullif(?4, ''))",
+    [S_NTF_REQUEUE] = "UPDATE notification SET status = 'pending', next_at = ?2, lease_until = 0"
+                      " WHERE id = ?1 AND status = 'failed'",
 };
 
 /*
@@ -1458,10 +1623,15 @@ static enum vb_err sq_notify_claim(struct store *base, int64_t now_ms, int64_t l
     return e;
 }
 
+/* The notification's new state and the attempt's row, in one transaction;
+ * an unknown id changes nothing. */
 static enum vb_err notify_finish_locked(struct store *base, int64_t id, bool delivered,
                                         int64_t next_at_ms, const char *error, int64_t now_ms)
 {
     struct sq *s = (struct sq *)base;
+    enum vb_err e = exec_id(s, S_BEGIN);
+    if (e)
+        return e;
     sqlite3_stmt *st;
     if (delivered) {
         st = stmt(s, S_NTF_DELIVERED);
@@ -1475,7 +1645,20 @@ static enum vb_err notify_finish_locked(struct store *base, int64_t id, bool del
         sqlite3_bind_text(st, 2, error ? error : "", -1, SQLITE_TRANSIENT);
     }
     sqlite3_bind_int64(st, 1, id);
-    return exec_stmt(s, st);
+    e = exec_stmt(s, st);
+    if (!e && sqlite3_changes(s->db) == 1) {
+        st = stmt(s, S_ATT_INSERT);
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, now_ms);
+        sqlite3_bind_int(st, 3, delivered ? 1 : 0);
+        sqlite3_bind_text(st, 4, delivered || error == NULL ? "" : error, -1, SQLITE_TRANSIENT);
+        e = exec_stmt(s, st);
+    }
+    if (!e)
+        e = exec_id(s, S_COMMIT);
+    if (e)
+        rollback(s);
+    return e;
 }
 
 static enum vb_err sq_notify_finish(struct store *base, int64_t id, bool delivered,
@@ -1524,6 +1707,557 @@ static enum vb_err sq_notify_list(struct store *base, bool failed_only,
     return ERR_OK;
 }
 
+/* ---- operators, sessions, the console and reports (issue 9) ---- */
+
+/* Unique keys (the name, the token hash, a session's id hash) taken. */
+static bool constraint_unique(int rc)
+{
+    return rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE;
+}
+
+static enum vb_err operator_add_locked(struct sq *s, const char *name,
+                                       const unsigned char token_hash[STORE_HASH_LEN], int64_t now)
+{
+    sqlite3_stmt *st = stmt(s, S_OP_INSERT);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, token_hash, STORE_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    int rc = sqlite3_step(st);
+    enum vb_err e = rc == SQLITE_DONE ? ERR_OK : constraint_unique(rc) ? ERR_EXISTS : fail(s, rc);
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum vb_err sq_operator_add(struct store *base, const char *name,
+                                   const unsigned char token_hash[STORE_HASH_LEN], int64_t now)
+{
+    struct sq *s = (struct sq *)base;
+    write_lock(s);
+    enum vb_err e = operator_add_locked(s, name, token_hash, now);
+    write_unlock(s);
+    return e;
+}
+
+static void read_operator(sqlite3_stmt *st, struct store_operator *op)
+{
+    memset(op, 0, sizeof *op);
+    copy_text(op->name, sizeof op->name, st, 0);
+    op->created_at = sqlite3_column_int64(st, 1);
+}
+
+static enum vb_err sq_operator_list(struct store *base, struct store_operator **out, size_t *n)
+{
+    struct sq *s = (struct sq *)base;
+    struct store_operator *list = NULL;
+    size_t count = 0, cap = 0;
+    sqlite3_stmt *st = stmt(s, S_OP_LIST);
+    int rc;
+    enum vb_err e = ERR_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 8;
+            struct store_operator *grown = realloc(list, cap * sizeof *list);
+            if (grown == NULL) {
+                e = ERR_NOMEM;
+                break;
+            }
+            list = grown;
+        }
+        read_operator(st, &list[count++]);
+    }
+    if (!e && rc != SQLITE_DONE)
+        e = fail(s, rc);
+    sqlite3_reset(st);
+    if (e) {
+        free(list);
+        return e;
+    }
+    *out = list;
+    *n = count;
+    return ERR_OK;
+}
+
+/* The sessions first: foreign keys do not tie them to the operator. */
+static enum vb_err operator_remove_locked(struct sq *s, const char *name)
+{
+    enum vb_err e = exec_id(s, S_BEGIN);
+    if (e)
+        return e;
+    sqlite3_stmt *st = stmt(s, S_OP_SESSIONS_DELETE);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    e = exec_stmt(s, st);
+    if (!e) {
+        st = stmt(s, S_OP_DELETE);
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        e = exec_stmt(s, st);
+    }
+    if (!e && sqlite3_changes(s->db) == 0)
+        e = ERR_NOTFOUND;
+    if (!e)
+        e = exec_id(s, S_COMMIT);
+    if (e)
+        rollback(s);
+    return e;
+}
+
+static enum vb_err sq_operator_remove(struct store *base, const char *name)
+{
+    struct sq *s = (struct sq *)base;
+    write_lock(s);
+    enum vb_err e = operator_remove_locked(s, name);
+    write_unlock(s);
+    return e;
+}
+
+static enum vb_err sq_operator_find(struct store *base,
+                                    const unsigned char token_hash[STORE_HASH_LEN],
+                                    struct store_operator *out)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st = stmt(s, S_OP_FIND);
+    sqlite3_bind_blob(st, 1, token_hash, STORE_HASH_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    enum vb_err e = ERR_OK;
+    if (rc == SQLITE_ROW)
+        read_operator(st, out);
+    else
+        e = rc == SQLITE_DONE ? ERR_NOTFOUND : fail(s, rc);
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum vb_err session_add_locked(struct sq *s, const unsigned char id_hash[STORE_HASH_LEN],
+                                      const struct store_session *sess)
+{
+    sqlite3_stmt *st = stmt(s, S_SESS_INSERT);
+    sqlite3_bind_blob(st, 1, id_hash, STORE_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sess->operator_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, sess->csrf, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, sess->expires_at);
+    int rc = sqlite3_step(st);
+    enum vb_err e = rc == SQLITE_DONE ? ERR_OK : constraint_unique(rc) ? ERR_EXISTS : fail(s, rc);
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum vb_err sq_session_add(struct store *base, const unsigned char id_hash[STORE_HASH_LEN],
+                                  const struct store_session *sess)
+{
+    struct sq *s = (struct sq *)base;
+    write_lock(s);
+    enum vb_err e = session_add_locked(s, id_hash, sess);
+    write_unlock(s);
+    return e;
+}
+
+static enum vb_err sq_session_get(struct store *base, const unsigned char id_hash[STORE_HASH_LEN],
+                                  int64_t now, struct store_session *out)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st = stmt(s, S_SESS_GET);
+    sqlite3_bind_blob(st, 1, id_hash, STORE_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    int rc = sqlite3_step(st);
+    enum vb_err e = ERR_OK;
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        copy_text(out->operator_name, sizeof out->operator_name, st, 0);
+        copy_text(out->csrf, sizeof out->csrf, st, 1);
+        out->expires_at = sqlite3_column_int64(st, 2);
+    } else {
+        e = rc == SQLITE_DONE ? ERR_NOTFOUND : fail(s, rc);
+    }
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum vb_err session_remove_locked(struct sq *s, const unsigned char id_hash[STORE_HASH_LEN],
+                                         int64_t now)
+{
+    sqlite3_stmt *st = stmt(s, S_SESS_DELETE);
+    sqlite3_bind_blob(st, 1, id_hash, STORE_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    return exec_stmt(s, st);
+}
+
+static enum vb_err sq_session_remove(struct store *base,
+                                     const unsigned char id_hash[STORE_HASH_LEN], int64_t now)
+{
+    struct sq *s = (struct sq *)base;
+    write_lock(s);
+    enum vb_err e = session_remove_locked(s, id_hash, now);
+    write_unlock(s);
+    return e;
+}
+
+static void bind_opt_str(sqlite3_stmt *st, int col, const char *p)
+{
+    if (p)
+        sqlite3_bind_text(st, col, p, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, col);
+}
+
+static enum vb_err sq_report_payments(struct store *base, const struct store_payment_filter *f,
+                                      store_payment_cb row, void *ctx)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st = stmt(s, S_REPORT_PAYMENTS);
+    sqlite3_bind_int64(st, 1, f->from);
+    sqlite3_bind_int64(st, 2, f->to);
+    bind_opt_str(st, 3, f->comm_code);
+    bind_opt_str(st, 4, f->bank_code);
+    int rc;
+    enum vb_err e = ERR_OK;
+    struct store_report_payment r;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        memset(&r, 0, sizeof r);
+        r.id = sqlite3_column_int64(st, 0);
+        r.paid_at = sqlite3_column_int64(st, 1);
+        copy_text(r.comm_code, sizeof r.comm_code, st, 2);
+        r.invoice_id = sqlite3_column_int64(st, 3);
+        copy_text(r.doc_no, sizeof r.doc_no, st, 4);
+        copy_text(r.bank_code, sizeof r.bank_code, st, 5);
+        copy_text(r.va_number, sizeof r.va_number, st, 6);
+        copy_text(r.payment_ref, sizeof r.payment_ref, st, 7);
+        r.amount = sqlite3_column_int64(st, 8);
+        r.outstanding_after = sqlite3_column_int64(st, 9);
+        if (row(ctx, &r) != 0) {
+            e = ERR_INVALID;
+            break;
+        }
+    }
+    if (!e && rc != SQLITE_DONE)
+        e = fail(s, rc);
+    sqlite3_reset(st);
+    return e;
+}
+
+/* Steps a one-row statement bound by the caller into v[0..n) (NULL and no
+ * row read as dflt). */
+static enum vb_err values(struct sq *s, sqlite3_stmt *st, int64_t dflt, int64_t *v, int n)
+{
+    int rc = sqlite3_step(st);
+    for (int i = 0; i < n; i++)
+        v[i] = rc == SQLITE_ROW && sqlite3_column_type(st, i) != SQLITE_NULL
+                   ? sqlite3_column_int64(st, i)
+                   : dflt;
+    enum vb_err e = rc == SQLITE_ROW || rc == SQLITE_DONE ? ERR_OK : fail(s, rc);
+    sqlite3_reset(st);
+    return e;
+}
+
+/* ---- the probes of store_search ---- */
+
+static enum vb_err probe_count_community(struct store *base, const char *code, int64_t cap,
+                                         int64_t *n)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st = stmt(s, S_COUNT_COMM);
+    sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, cap);
+    return values(s, st, 0, n, 1);
+}
+
+static enum vb_err probe_count_settled(struct store *base, const char *status, int64_t cap,
+                                       int64_t *n)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st = stmt(s, S_COUNT_SETTLED);
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, cap);
+    return values(s, st, 0, n, 1);
+}
+
+static enum vb_err probe_count_accepted(struct store *base, int64_t from, int64_t to, int64_t cap,
+                                        int64_t *n)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st = stmt(s, S_COUNT_ACCEPTED);
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
+    sqlite3_bind_int64(st, 3, cap);
+    return values(s, st, 0, n, 1);
+}
+
+static enum vb_err probe_ttl_range(struct store *base, int64_t *min, int64_t *max)
+{
+    struct sq *s = (struct sq *)base;
+    int64_t v[2];
+    enum vb_err e = values(s, stmt(s, S_TTL_RANGE), -1, v, 2);
+    *min = v[0];
+    *max = v[1];
+    return e;
+}
+
+static enum vb_err probe_ends(struct store *base, int64_t *first, int64_t *last, int64_t *max_id)
+{
+    struct sq *s = (struct sq *)base;
+    int64_t v[3];
+    enum vb_err e = values(s, stmt(s, S_INVOICE_ENDS), 0, v, 3);
+    *first = v[0];
+    *last = v[1];
+    *max_id = v[2];
+    return e;
+}
+
+static enum vb_err probe_time(struct sq *s, enum stmt_id id, int64_t t, int64_t dflt, int64_t *out)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    sqlite3_bind_int64(st, 1, t);
+    return values(s, st, dflt, out, 1);
+}
+
+static enum vb_err probe_id_before(struct store *base, int64_t t, int64_t *id)
+{
+    return probe_time((struct sq *)base, S_ACCEPTED_TOP, t, 0, id);
+}
+
+static enum vb_err probe_id_from(struct store *base, int64_t t, int64_t *id)
+{
+    return probe_time((struct sq *)base, S_ACCEPTED_BOTTOM, t, INT64_MAX, id);
+}
+
+static enum vb_err probe_range(struct sq *s, enum stmt_id id, int64_t from, int64_t to,
+                               int64_t dflt, int64_t *out)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
+    return values(s, st, dflt, out, 1);
+}
+
+static enum vb_err probe_min_id(struct store *base, int64_t from, int64_t to, int64_t *id)
+{
+    return probe_range((struct sq *)base, S_ACCEPTED_MIN_ID, from, to, INT64_MAX, id);
+}
+
+static enum vb_err probe_max_id(struct store *base, int64_t from, int64_t to, int64_t *id)
+{
+    return probe_range((struct sq *)base, S_ACCEPTED_MAX_ID, from, to, 0, id);
+}
+
+static const struct store_search_probes probes = {
+    probe_count_community, probe_count_settled, probe_count_accepted, probe_ttl_range, probe_ends,
+    probe_id_before,       probe_id_from,       probe_min_id,         probe_max_id,
+};
+
+static const enum stmt_id search_stmt[] = {
+    [SEARCH_BY_Q] = S_SEARCH_Q,
+    [SEARCH_WALK] = S_SEARCH_ID,
+    [SEARCH_WALK_SETTLED] = S_SEARCH_SETTLED,
+    [SEARCH_BY_ACCEPTED] = S_SEARCH_ACCEPTED,
+    [SEARCH_BY_COMMUNITY] = S_SEARCH_COMM,
+};
+
+/* One run of a search; *n counts the rows handed to row. */
+static enum vb_err search_run(struct sq *s, const struct store_search_plan *p,
+                              const struct store_invoice_filter *f, store_invoice_cb row, void *ctx,
+                              int64_t *n)
+{
+    sqlite3_stmt *st = stmt(s, search_stmt[p->driver]);
+    bind_opt_str(st, 1, f->q);
+    bind_opt_str(st, 2, f->comm_code);
+    bind_opt_str(st, 3, f->status);
+    sqlite3_bind_int64(st, 4, f->now);
+    sqlite3_bind_int64(st, 5, p->from);
+    sqlite3_bind_int64(st, 6, p->to);
+    sqlite3_bind_int64(st, 7, p->below);
+    sqlite3_bind_int64(st, 8, p->limit);
+    sqlite3_bind_int64(st, 9, p->lo);
+    *n = 0;
+    int rc;
+    enum vb_err e = ERR_OK;
+    struct store_invoice_row r;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        memset(&r, 0, sizeof r);
+        r.id = sqlite3_column_int64(st, 0);
+        copy_text(r.comm_code, sizeof r.comm_code, st, 1);
+        copy_text(r.doc_no, sizeof r.doc_no, st, 2);
+        copy_text(r.member_code, sizeof r.member_code, st, 3);
+        copy_text(r.member_name, sizeof r.member_name, st, 4);
+        r.amount = sqlite3_column_int64(st, 5);
+        r.outstanding = sqlite3_column_int64(st, 6);
+        copy_text(r.status, sizeof r.status, st, 7);
+        r.accepted_at = sqlite3_column_int64(st, 8);
+        r.expires_at = sqlite3_column_int64(st, 9);
+        (*n)++;
+        if (row(ctx, &r) != 0) {
+            e = ERR_INVALID;
+            break;
+        }
+    }
+    if (!e && rc != SQLITE_DONE)
+        e = fail(s, rc);
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum vb_err sq_invoice_search(struct store *base, const struct store_invoice_filter *f,
+                                     store_invoice_cb row, void *ctx)
+{
+    struct sq *s = (struct sq *)base;
+    struct store_search_plan p;
+    bool none = false, again = true;
+    enum vb_err e = store_search_plan(base, &probes, f, &p, &none);
+    if (e || none)
+        return e;
+    while (!e && again) {
+        int64_t n = 0;
+        e = search_run(s, &p, f, row, ctx, &n);
+        if (!e)
+            e = store_search_next(base, &probes, &p, n, &again);
+    }
+    return e;
+}
+
+static enum vb_err sq_overview(struct store *base, int64_t day_from, int64_t day_to, int64_t now,
+                               struct store_overview *out)
+{
+    struct sq *s = (struct sq *)base;
+    sqlite3_stmt *st = stmt(s, S_OVERVIEW);
+    sqlite3_bind_int64(st, 1, day_from);
+    sqlite3_bind_int64(st, 2, day_to);
+    sqlite3_bind_int64(st, 3, now);
+    int rc = sqlite3_step(st);
+    enum vb_err e = ERR_OK;
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        out->accepted = sqlite3_column_int64(st, 0);
+        out->open = sqlite3_column_int64(st, 1);
+        out->expired = sqlite3_column_int64(st, 2);
+        out->paid = sqlite3_column_int64(st, 3);
+        out->closed = sqlite3_column_int64(st, 4);
+        out->payments = sqlite3_column_int64(st, 5);
+        out->paid_amount = sqlite3_column_int64(st, 6);
+        out->notifications_pending = sqlite3_column_int64(st, 7);
+        out->notifications_failed = sqlite3_column_int64(st, 8);
+    } else {
+        e = fail(s, rc);
+    }
+    sqlite3_reset(st);
+    return e;
+}
+
+static enum vb_err invoice_ntfs(struct sq *s, int64_t invoice_id, struct store_notification **out,
+                                size_t *n)
+{
+    struct store_notification *list = NULL;
+    size_t count = 0, cap = 0;
+    sqlite3_stmt *st = stmt(s, S_NTF_OF_INVOICE);
+    sqlite3_bind_int64(st, 1, invoice_id);
+    int rc;
+    enum vb_err e = ERR_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 4;
+            struct store_notification *grown = realloc(list, cap * sizeof *list);
+            if (grown == NULL) {
+                e = ERR_NOMEM;
+                break;
+            }
+            list = grown;
+        }
+        read_ntf(st, &list[count]);
+        OPENSSL_cleanse(list[count].key, sizeof list[count].key);
+        count++;
+    }
+    if (!e && rc != SQLITE_DONE)
+        e = fail(s, rc);
+    sqlite3_reset(st);
+    if (e) {
+        free(list);
+        return e;
+    }
+    *out = list;
+    *n = count;
+    return ERR_OK;
+}
+
+static enum vb_err invoice_attempts(struct sq *s, int64_t invoice_id, int64_t last_ntf,
+                                    struct store_ntf_attempt **out, size_t *n)
+{
+    struct store_ntf_attempt *list = NULL;
+    size_t count = 0, cap = 0;
+    sqlite3_stmt *st = stmt(s, S_ATT_OF_INVOICE);
+    sqlite3_bind_int64(st, 1, invoice_id);
+    sqlite3_bind_int64(st, 2, last_ntf);
+    int rc;
+    enum vb_err e = ERR_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 8;
+            struct store_ntf_attempt *grown = realloc(list, cap * sizeof *list);
+            if (grown == NULL) {
+                e = ERR_NOMEM;
+                break;
+            }
+            list = grown;
+        }
+        struct store_ntf_attempt *a = &list[count++];
+        memset(a, 0, sizeof *a);
+        a->notification_id = sqlite3_column_int64(st, 0);
+        a->at_ms = sqlite3_column_int64(st, 1);
+        a->delivered = sqlite3_column_int(st, 2) != 0;
+        copy_text(a->error, sizeof a->error, st, 3);
+    }
+    if (!e && rc != SQLITE_DONE)
+        e = fail(s, rc);
+    sqlite3_reset(st);
+    if (e) {
+        free(list);
+        return e;
+    }
+    *out = list;
+    *n = count;
+    return ERR_OK;
+}
+
+static enum vb_err sq_invoice_notifications(struct store *base, int64_t invoice_id,
+                                            struct store_notification **ntf, size_t *nntf,
+                                            struct store_ntf_attempt **att, size_t *natt)
+{
+    struct sq *s = (struct sq *)base;
+    struct store_notification *list = NULL;
+    size_t n = 0;
+    enum vb_err e = invoice_ntfs(s, invoice_id, &list, &n);
+    if (e)
+        return e;
+    struct store_ntf_attempt *attempts = NULL;
+    size_t na = 0;
+    if (n > 0)
+        e = invoice_attempts(s, invoice_id, list[n - 1].id, &attempts, &na);
+    if (e) {
+        free(list);
+        return e;
+    }
+    *ntf = list;
+    *nntf = n;
+    *att = attempts;
+    *natt = na;
+    return ERR_OK;
+}
+
+static enum vb_err notify_retry_locked(struct sq *s, int64_t id, int64_t now_ms)
+{
+    sqlite3_stmt *st = stmt(s, S_NTF_REQUEUE);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now_ms);
+    enum vb_err e = exec_stmt(s, st);
+    if (!e && sqlite3_changes(s->db) == 0)
+        return ERR_NOTFOUND;
+    return e;
+}
+
+static enum vb_err sq_notify_retry(struct store *base, int64_t id, int64_t now_ms)
+{
+    struct sq *s = (struct sq *)base;
+    write_lock(s);
+    enum vb_err e = notify_retry_locked(s, id, now_ms);
+    write_unlock(s);
+    return e;
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1547,4 +2281,16 @@ const struct store_ops store_sqlite_ops = {
     .notify_claim = sq_notify_claim,
     .notify_finish = sq_notify_finish,
     .notify_list = sq_notify_list,
+    .operator_add = sq_operator_add,
+    .operator_list = sq_operator_list,
+    .operator_remove = sq_operator_remove,
+    .operator_find = sq_operator_find,
+    .session_add = sq_session_add,
+    .session_get = sq_session_get,
+    .session_remove = sq_session_remove,
+    .report_payments = sq_report_payments,
+    .invoice_search = sq_invoice_search,
+    .overview = sq_overview,
+    .invoice_notifications = sq_invoice_notifications,
+    .notify_retry = sq_notify_retry,
 };
