@@ -13,7 +13,8 @@
  *
  * Checks on the new parser's tokens besides: every span lies inside the
  * text, json_next of the first token is the end, and every string decodes
- * (json_str_decode) to valid UTF-8 no longer than its span.
+ * (json_str_decode) to valid UTF-8 no longer than its span, and to the same
+ * bytes as the old byte-at-a-time decoder (json_ref_str_decode).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -65,7 +66,8 @@ static void check_new_tokens(const struct json_doc *d, const char *text, size_t 
     if (json_next(d, 0) != d->ntok)
         finding("json_next(0) is not the end", text, n, ERR_OK, ERR_OK);
     char *out = malloc(n ? n : 1);
-    if (out == NULL)
+    char *ref = malloc(n ? n : 1);
+    if (out == NULL || ref == NULL)
         abort();
     for (int i = 0; i < d->ntok; i++) {
         const struct json_tok *t = &d->tok[i];
@@ -76,8 +78,11 @@ static void check_new_tokens(const struct json_doc *d, const char *text, size_t 
         size_t m = json_str_decode(d, i, out);
         if (m > (size_t)(t->end - t->start) || json_utf8_chars(out, m) < 0)
             finding("a string decodes to invalid UTF-8", text, n, ERR_OK, ERR_OK);
+        if (json_ref_str_decode(d, i, ref) != m || memcmp(out, ref, m) != 0)
+            finding("a string decodes differently", text, n, ERR_OK, ERR_OK);
     }
     free(out);
+    free(ref);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

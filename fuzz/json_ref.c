@@ -1,7 +1,8 @@
 /*
  * json_ref: the json_doc_parse vabill had until the single-pass parser
  * (commit d21d886, src/json.c): jansson validates the whole text, then jsmn
- * cuts it into tokens.  Kept verbatim, for fuzz_json_diff only, as the
+ * cuts it into tokens; and the json_str_decode of then, a byte at a time.
+ * Kept verbatim, for fuzz_json_diff only, as the
  * reference the new parser is held to; never linked into vabill itself.
  */
 #include "json_ref.h"
@@ -152,4 +153,89 @@ enum vb_err json_ref_parse(struct json_doc *d, const char *text, size_t len)
     d->tok = out;
     d->ntok = n;
     return ERR_OK;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return c - 'A' + 10;
+}
+
+static unsigned read_u4(const char *s)
+{
+    return (unsigned)(hexval(s[0]) << 12 | hexval(s[1]) << 8 | hexval(s[2]) << 4 | hexval(s[3]));
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | cp >> 12);
+        o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | cp >> 18);
+    o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+size_t json_ref_str_decode(const struct json_doc *d, int i, char *out)
+{
+    const char *s = d->text + d->tok[i].start;
+    size_t n = (size_t)(d->tok[i].end - d->tok[i].start);
+    size_t o = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (s[k] != '\\') {
+            out[o++] = s[k];
+            continue;
+        }
+        /* jansson has checked every escape, so each is complete */
+        char e = s[++k];
+        switch (e) {
+        case 'b':
+            out[o++] = '\b';
+            break;
+        case 'f':
+            out[o++] = '\f';
+            break;
+        case 'n':
+            out[o++] = '\n';
+            break;
+        case 'r':
+            out[o++] = '\r';
+            break;
+        case 't':
+            out[o++] = '\t';
+            break;
+        case 'u': {
+            unsigned cp = read_u4(s + k + 1);
+            k += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF && k + 6 < n + 1 && s[k + 1] == '\\' &&
+                s[k + 2] == 'u') {
+                unsigned lo = read_u4(s + k + 3);
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                k += 6;
+            }
+            o += put_utf8(out + o, cp);
+            break;
+        }
+        default: /* " \ / */
+            out[o++] = e;
+        }
+    }
+    return o;
 }

@@ -531,14 +531,20 @@ size_t json_str_decode(const struct json_doc *d, int i, char *out)
 {
     const char *s = d->text + d->tok[i].start;
     size_t n = (size_t)(d->tok[i].end - d->tok[i].start);
-    size_t o = 0;
-    for (size_t k = 0; k < n; k++) {
-        if (s[k] != '\\') {
-            out[o++] = s[k];
-            continue;
-        }
+    size_t o = 0, k = 0;
+    for (;;) {
+        /* the bytes up to the next escape, as they are (most strings have
+         * no escape at all: one memchr and one memcpy) */
+        const char *esc = memchr(s + k, '\\', n - k);
+        size_t run = (esc ? (size_t)(esc - s) : n) - k;
+        memcpy(out + o, s + k, run);
+        o += run;
+        k += run;
+        if (k >= n)
+            return o;
         /* json_doc_parse has checked every escape, so each is complete */
-        char e = s[++k];
+        char e = s[k + 1];
+        k += 2;
         switch (e) {
         case 'b':
             out[o++] = '\b';
@@ -556,11 +562,10 @@ size_t json_str_decode(const struct json_doc *d, int i, char *out)
             out[o++] = '\t';
             break;
         case 'u': {
-            unsigned cp = read_u4(s + k + 1);
+            unsigned cp = read_u4(s + k);
             k += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF && k + 6 < n + 1 && s[k + 1] == '\\' &&
-                s[k + 2] == 'u') {
-                unsigned lo = read_u4(s + k + 3);
+            if (cp >= 0xD800 && cp <= 0xDBFF && n - k >= 6 && s[k] == '\\' && s[k + 1] == 'u') {
+                unsigned lo = read_u4(s + k + 2);
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 k += 6;
             }
@@ -571,7 +576,6 @@ size_t json_str_decode(const struct json_doc *d, int i, char *out)
             out[o++] = e;
         }
     }
-    return o;
 }
 
 bool json_str_eq(const struct json_doc *d, int i, const char *name, size_t n)
@@ -606,6 +610,11 @@ static enum vb_err add_count(struct buf *out, char tag, size_t v, char end)
 static enum vb_err canon_str(const struct json_doc *d, int i, struct buf *out)
 {
     size_t span = (size_t)(d->tok[i].end - d->tok[i].start);
+    const char *text = d->text + d->tok[i].start;
+    if (memchr(text, '\\', span) == NULL) { /* decodes to itself: no copy */
+        enum vb_err rc = add_count(out, 's', span, ':');
+        return rc ? rc : buf_add(out, text, span);
+    }
     char stackbuf[256];
     char *tmp = span <= sizeof stackbuf ? stackbuf : malloc(span);
     if (tmp == NULL)

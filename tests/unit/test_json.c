@@ -274,6 +274,24 @@ static void canon_equal_values(void **state)
     assert_true(
         canon_same("{\"\\u0049\\u0031\":{\"\\u006e\":\"\\/\"}}", "{\"I1\":{\"n\":\"/\"}}", false));
     assert_true(canon_same("[\"\\u00e9\\ud83d\\ude00\"]", "[\"\xc3\xa9\xf0\x9f\x98\x80\"]", false));
+    /* escapes at either end and between long runs, past the 256-byte
+     * stack buffer of the canonical encoder */
+    char esc[700], raw[700];
+    memset(esc, 0, sizeof esc);
+    memset(raw, 0, sizeof raw);
+    memcpy(esc, "[\"\\u0041", 8);
+    memset(esc + 8, 'x', 300);
+    memcpy(esc + 308, "\\u006e", 6);
+    memset(esc + 314, 'y', 300);
+    memcpy(esc + 614, "\\/\"]", 4);
+    memcpy(raw, "[\"A", 3);
+    memset(raw + 3, 'x', 300);
+    raw[303] = 'n';
+    memset(raw + 304, 'y', 300);
+    memcpy(raw + 604, "/\"]", 3);
+    assert_true(canon_same(esc, raw, false));
+    raw[303] = 'm';
+    assert_false(canon_same(esc, raw, false));
     /* sorting the top level too makes its order irrelevant */
     assert_true(canon_same("{\"a\":1,\"b\":2}", "{\"b\":2,\"a\":1}", true));
     /* a value below the top can be encoded on its own */
