@@ -14,7 +14,7 @@
  *                                  is known, the community lookup is a store
  *                                  call and is not here)
  *              st_parse_invoices   json_doc_parse of the invoices text
- *                                  (jansson validates, jsmn tokenizes)
+ *                                  (one pass: checks and tokenizes)
  *              st_payload_hash     json_canon + SHA-256 (SPEC 1.5)
  *              st_invoice_fields   doc_no duplicates (sort), then
  *                                  invoice_json_members + fields_check_invoice

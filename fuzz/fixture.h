@@ -24,7 +24,7 @@
 #define FIXTURE_KEY      "7bc074f97c3131d2e290a4as"
 #define FIXTURE_DATETIME "2016-07-25 11:05:49"
 
-/* Once per process: jansson's seed. */
+/* Once per process: json_global_init. */
 void fixture_init(void);
 
 /* A fresh in-memory store with FIXTURE_COMM registered (banks 008 and 009).

@@ -14,8 +14,8 @@
  * fields_check_request), and the service must agree with it: a malformed
  * body is 0003 body, a field failure is the service's answer.
  *
- * Checks, besides ASan and UBSan: the answer is one JSON object (jansson
- * parses it), its error_code is four digits and matches the reply's, the
+ * Checks, besides ASan and UBSan: the answer is one JSON object
+ * (json_doc_parse accepts it), its error_code is four digits and matches the reply's, the
  * HTTP status is 200 or 503 with 0099; and a repeat of a 0000 request is
  * replayed byte for byte (SPEC 1.5), anything else answers the same code.
  */

@@ -265,6 +265,59 @@ def money_seeds():
         write("fuzz_money", "seed%02d" % i, s.encode())
 
 
+# 2^1024 - 2^970: the smallest magnitude a double cannot hold (json.c).
+DOUBLE_OVERFLOW = str(2 ** 1024 - 2 ** 970)
+
+
+def json_diff_seeds():
+    """Bytes for fuzz_json_diff: the corners where a hand-written parser and
+    jansson could part ways."""
+    d = {
+        "spec_invoices": json.dumps(SPEC_INVOICES).encode(),
+        "blanks": b" \t\r\n{ \"a\" : [ 1 , 2 , { \"b\" : null } ] , \"c\" : \"d\" } \n",
+        "scalars": b"[true,false,null,0,-0,1.5,-1.5e3,1E+2,1e-2,\"\"]",
+        "top_number": b" -0.5e-3 ",
+        "top_true": b"true",
+        "top_string": b"\"x\"",
+        "empty": b"",
+        "bad_numbers": b"[01]",
+        "bad_fraction": b"[1.]",
+        "bad_exponent": b"[1e+]",
+        "big_integer": b"[99999999999999999999999]",
+        "double_max": b"[1.7976931348623157e308]",
+        "double_overflow": ("[%s]" % DOUBLE_OVERFLOW).encode(),
+        "double_below": ("[%s]" % (DOUBLE_OVERFLOW[:-1] + "1")).encode(),
+        "double_exp": b"[1e309,0e99999,1e-400]",
+        "escapes": b"[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uD83D\\uDE00\"]",
+        "bad_escape": b"[\"\\x41\"]",
+        "short_u": b"[\"\\u12\"]",
+        "lone_high": b"[\"\\ud800\"]",
+        "lone_low": b"[\"\\udc00\"]",
+        "high_high": b"[\"\\ud800\\ud800\"]",
+        "nul_escape_key": b"{\"a\\u0000b\":\"c\\u0000\",\"\\\\u0000\":1}",
+        "control_char": b"[\"a\\x01b\"]".replace(b"\\x01", b"\x01"),
+        "raw_nul_string": b"[\"a\x00b\"]",
+        "scalar_nul": b"1\x00",
+        "array_scalar_nul": b"[1\x00]",
+        "utf8_ok": "[\"Jos\u00e9 \u20ac \U0001F600\"]".encode(),
+        "utf8_overlong": b"[\"\xc0\x80\xe0\x80\x80\"]",
+        "utf8_surrogate": b"[\"\xed\xa0\x80\"]",
+        "utf8_too_big": b"[\"\xf4\x90\x80\x80\"]",
+        "utf8_truncated": b"[\"\xe2\x82",
+        "utf8_outside": b"[\xc3\xa9]",
+        "dup_keys": b"{\"a\":1,\"a\":2}",
+        "trailing": b"{\"a\":1} x",
+        "trailing_comma": b"{\"a\":1,}",
+        "literal_prefix": b"[nul, tru]",
+        "depth_2048": b"[" * 2048 + b"]" * 2048,
+        "depth_2048_scalar": b"[" * 2048 + b"1" + b"]" * 2048,
+        "depth_2049": b"[" * 2049 + b"]" * 2049,
+        "depth_objects": b"{\"a\":" * 2047 + b"1" + b"}" * 2047,
+    }
+    for name, data in d.items():
+        write("fuzz_json_diff", name, data)
+
+
 if __name__ == "__main__":
     inv_seeds = invoices_seeds()
     request_seeds({k: (v.decode() if isinstance(v, bytes) else v)
@@ -272,3 +325,4 @@ if __name__ == "__main__":
                    if k in ("aliases", "dup_doc", "unicode", "too_deep")})
     form_seeds()
     money_seeds()
+    json_diff_seeds()

@@ -13,19 +13,20 @@ set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-"fuzz_form fuzz_request fuzz_invoices fuzz_money"}
+targets=${FUZZ_TARGETS:-"fuzz_form fuzz_request fuzz_invoices fuzz_money fuzz_json_diff"}
 workers=${FUZZ_JOBS:-1}
 jobs=$(nproc 2>/dev/null || echo 2)
 build=$root/build-fuzz
 
 # Largest input each target is given, bytes: enough for a few dozen invoices
-# or nesting past jansson's depth limit, small enough to keep runs fast.
+# or nesting past the JSON depth limit (LIMIT_JSON_DEPTH), small enough to
+# keep runs fast.
 max_len()
 {
     case $1 in
     fuzz_money) echo 64 ;;
     fuzz_form) echo 4096 ;;
-    fuzz_invoices) echo 8192 ;;
+    fuzz_invoices | fuzz_json_diff) echo 8192 ;;
     *) echo 16384 ;;
     esac
 }

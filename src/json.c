@@ -1,96 +1,438 @@
 /*
- * json: validation by jansson, spans by jsmn.  See json.h.
+ * json: one strict pass that checks a JSON text and cuts it into spans.
+ * See json.h.
  *
- * Untrusted text enters here.  jansson is the gatekeeper: nothing reaches
- * jsmn unless jansson accepted the whole text, so jsmn's leniency (it does
- * not check every comma) never decides anything.
+ * Untrusted text enters here.  json_doc_parse reads it once, left to right,
+ * with explicit bounds: every read of s[i] is guarded by i < len, and
+ * nothing after len is looked at (the text need not end in a NUL).  It
+ * accepts exactly what jansson 2.14 accepted with the flags vabill used
+ * (JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, and \u0000 in
+ * keys allowed), which is RFC 8259 plus two of jansson's limits:
+ *
+ *   - nesting: a value may sit inside at most LIMIT_JSON_DEPTH - 1
+ *     containers (jansson's JSON_PARSER_MAX_DEPTH counts every value);
+ *   - numbers: one that a double cannot hold (strtod would give infinity,
+ *     e.g. 1e400) is refused; integers beyond 64 bits are fine.
+ *
+ * fuzz/fuzz_json_diff.c holds it to the old jansson + jsmn pair byte for
+ * byte, tokens included (docs/FUZZING.md).
  */
 #include "json.h"
 
-#include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define JSMN_STATIC
-#define JSMN_STRICT
-/* parent links: without them jsmn walks back over every earlier token to
- * find the enclosing object at each comma, quadratic in a 500-invoice batch */
-#define JSMN_PARENT_LINKS
-#include <jsmn.h>
+#include "limits.h"
 
 void json_global_init(void)
 {
-    json_object_seed(0);
+    /* nothing since jansson left json.c; kept so callers need not change */
 }
+
+/* What a byte means inside a string: the loop in scan_string skips PLAIN
+ * bytes without looking further. */
+enum str_class { PLAIN, QUOTE, BACKSLASH, CONTROL, HIGH };
+
+/* clang-format off */
+#define C CONTROL
+#define P PLAIN
+#define H HIGH
+static const unsigned char str_class[256] = {
+    C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, /* 0x00 */
+    C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, C, /* 0x10 */
+    P, P, QUOTE, P, P, P, P, P, P, P, P, P, P, P, P, P, /* 0x20: '"' */
+    P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, /* 0x30 */
+    P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, /* 0x40 */
+    P, P, P, P, P, P, P, P, P, P, P, P, BACKSLASH, P, P, P, /* 0x50: '\\' */
+    P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, /* 0x60 */
+    P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, /* 0x70: DEL may be raw */
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, /* 0x80: UTF-8, see utf8_len */
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, /* 0x90: UTF-8, see utf8_len */
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, /* 0xA0: UTF-8, see utf8_len */
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, /* 0xB0: UTF-8, see utf8_len */
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, /* 0xC0: UTF-8, see utf8_len */
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, /* 0xD0: UTF-8, see utf8_len */
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, /* 0xE0: UTF-8, see utf8_len */
+    H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, /* 0xF0: UTF-8, see utf8_len */
+};
+#undef C
+#undef P
+#undef H
+/* clang-format on */
+
+static bool is_blank(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static bool is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static size_t skip_blanks(const unsigned char *s, size_t len, size_t i)
+{
+    while (i < len && is_blank(s[i]))
+        i++;
+    return i;
+}
+
+static int hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The code unit of the \uXXXX escape at s[i] (the backslash), or -1 when
+ * s[i..] is not one. */
+static long u_escape(const unsigned char *s, size_t len, size_t i)
+{
+    if (i >= len || len - i < 6 || s[i] != '\\' || s[i + 1] != 'u')
+        return -1;
+    long v = 0;
+    for (size_t k = i + 2; k < i + 6; k++) {
+        int h = hex_digit(s[k]);
+        if (h < 0)
+            return -1;
+        v = v << 4 | h;
+    }
+    return v;
+}
+
+/* The length of the escape at s[i] (a backslash), or 0 when it is not a
+ * valid one: an unknown letter, short hex digits, or a UTF-16 surrogate not
+ * in a high-low pair (jansson refuses those; JSON_ALLOW_NUL lets \u0000 by). */
+static size_t escape_len(const unsigned char *s, size_t len, size_t i)
+{
+    if (len - i < 2)
+        return 0;
+    switch (s[i + 1]) {
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+        return 2;
+    case 'u':
+        break;
+    default:
+        return 0;
+    }
+    long cp = u_escape(s, len, i);
+    if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
+        return 0;
+    if (cp < 0xD800 || cp > 0xDBFF)
+        return 6;
+    long lo = u_escape(s, len, i + 6);
+    return lo >= 0xDC00 && lo <= 0xDFFF ? 12 : 0;
+}
+
+/* The length of the UTF-8 character starting at s[i] (a byte >= 0x80), or 0
+ * when it is not well formed: RFC 3629, so no overlong forms, no surrogates
+ * (U+D800..U+DFFF), nothing above U+10FFFF, no truncated sequence. */
+static size_t utf8_len(const unsigned char *s, size_t len, size_t i)
+{
+    unsigned c = s[i];
+    size_t n;
+    unsigned lo = 0x80, hi = 0xBF; /* the range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong below U+0800 */
+        else if (c == 0xED)
+            hi = 0x9F; /* surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90; /* overlong below U+10000 */
+        else if (c == 0xF4)
+            hi = 0x8F; /* above U+10FFFF */
+    } else {
+        return 0; /* a continuation byte, C0, C1 or F5..FF */
+    }
+    if (len - i < n || s[i + 1] < lo || s[i + 1] > hi)
+        return 0;
+    for (size_t k = 2; k < n; k++)
+        if (s[i + k] < 0x80 || s[i + k] > 0xBF)
+            return 0;
+    return n;
+}
+
+/* Checks the string whose opening quote is s[i]; on success *close is the
+ * index of its closing quote. */
+static bool scan_string(const unsigned char *s, size_t len, size_t i, size_t *close)
+{
+    i++;
+    for (;;) {
+        while (i < len && str_class[s[i]] == PLAIN)
+            i++;
+        if (i >= len)
+            return false;
+        size_t n;
+        switch (str_class[s[i]]) {
+        case QUOTE:
+            *close = i;
+            return true;
+        case BACKSLASH:
+            n = escape_len(s, len, i);
+            break;
+        case HIGH:
+            n = utf8_len(s, len, i);
+            break;
+        default: /* a control character must be escaped */
+            return false;
+        }
+        if (n == 0)
+            return false;
+        i += n;
+    }
+}
+
+/* 2^1024 - 2^970: the smallest magnitude strtod rounds to infinity (halfway
+ * between DBL_MAX and 2^1024, and a tie goes to the even 2^1024). */
+static const char DOUBLE_OVERFLOW[] = "179769313486231580793728971405303415079934132710037826936173"
+                                      "77898044496829276475094664901797758"
+                                      "720709633028641669288791094655554785194040263065748867150582"
+                                      "06819089020007083836762738548458177"
+                                      "115317644757302700698555713669596228429148198608349364752927"
+                                      "19074168444365510704342711559699508"
+                                      "093042880177904174497792";
+#define DOUBLE_OVERFLOW_EXP 309 /* DOUBLE_OVERFLOW = 0.17976...792e309 */
 
 /*
- * jansson refuses the escape \u0000 in object keys (its keys are C strings)
- * though JSON allows it.  For validation only, a copy with every \u0000
- * escape turned into \u0001 is checked instead: the grammar is the same.
+ * True when the number t[0..n), which follows the JSON grammar, is beyond
+ * what a double holds: jansson (INT_AS_REAL) read every number with strtod
+ * and refused an overflow.  Decided exactly on the digits, without strtod's
+ * locale, allocation or a NUL-terminated copy.
  */
-static char *without_nul_escapes(const char *text, size_t len)
+static bool beyond_double(const unsigned char *t, size_t n)
 {
-    char *copy = malloc(len ? len : 1);
-    if (copy == NULL)
-        return NULL;
-    memcpy(copy, text, len);
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (copy[i] != '\\')
+    size_t i = t[0] == '-' ? 1 : 0;
+    size_t first = SIZE_MAX; /* the first non-zero digit */
+    int64_t exp10 = 0;       /* the value is 0.DIGITS * 10^exp10 */
+    for (; i < n && is_digit(t[i]); i++) {
+        if (first == SIZE_MAX && t[i] != '0')
+            first = i;
+        if (first != SIZE_MAX)
+            exp10++;
+    }
+    if (i < n && t[i] == '.') {
+        for (i++; i < n && is_digit(t[i]); i++) {
+            if (first != SIZE_MAX)
+                continue;
+            if (t[i] != '0')
+                first = i;
+            else
+                exp10--;
+        }
+    }
+    size_t digits_end = i;
+    if (first == SIZE_MAX)
+        return false; /* zero, whatever its exponent */
+    if (i < n) {      /* e or E */
+        i++;
+        bool neg = t[i] == '-';
+        if (t[i] == '-' || t[i] == '+')
+            i++;
+        int64_t e = 0;
+        for (; i < n; i++)
+            if (e < INT64_C(1000000000000000)) /* saturate: far past any text length */
+                e = e * 10 + (t[i] - '0');
+        exp10 += neg ? -e : e;
+    }
+    if (exp10 != DOUBLE_OVERFLOW_EXP)
+        return exp10 > DOUBLE_OVERFLOW_EXP;
+    size_t k = 0;
+    for (i = first; i < digits_end && k < sizeof DOUBLE_OVERFLOW - 1; i++) {
+        if (t[i] == '.')
             continue;
-        if (copy[i + 1] == 'u' && len - i >= 6 && memcmp(copy + i + 2, "0000", 4) == 0)
-            copy[i + 5] = '1';
-        i++; /* the escaped character is never the start of an escape */
+        if (t[i] != DOUBLE_OVERFLOW[k])
+            return t[i] > DOUBLE_OVERFLOW[k];
+        k++;
     }
-    return copy;
+    /* equal so far: the value is at least the bound when the bound's
+     * digits ran out first (its last digit is not 0) */
+    return k == sizeof DOUBLE_OVERFLOW - 1;
 }
 
-static enum vb_err validate(const char *text, size_t len)
+/* Checks the number starting at s[i] (a minus or a digit); on success *end
+ * is the index after it. */
+static bool scan_number(const unsigned char *s, size_t len, size_t i, size_t *end)
 {
-    char *copy = NULL;
-    if (memmem(text, len, "\\u0000", 6) != NULL) {
-        copy = without_nul_escapes(text, len);
-        if (copy == NULL)
+    size_t start = i;
+    if (s[i] == '-')
+        i++;
+    size_t int_start = i;
+    if (i >= len || !is_digit(s[i]))
+        return false;
+    if (s[i] == '0')
+        i++;
+    else
+        while (i < len && is_digit(s[i]))
+            i++;
+    size_t int_digits = i - int_start;
+    if (i < len && s[i] == '.') {
+        size_t frac = ++i;
+        while (i < len && is_digit(s[i]))
+            i++;
+        if (i == frac)
+            return false;
+    }
+    bool exponent = i < len && (s[i] == 'e' || s[i] == 'E');
+    if (exponent) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t digits = i;
+        while (i < len && is_digit(s[i]))
+            i++;
+        if (i == digits)
+            return false;
+    }
+    /* below 10^308 without an exponent no double overflows: skip the check */
+    if ((exponent || int_digits > DOUBLE_OVERFLOW_EXP - 1) && beyond_double(s + start, i - start))
+        return false;
+    *end = i;
+    return true;
+}
+
+/* The tokens made so far.  While a container is open its `end` holds the
+ * index of the container around it (-1 at the top), so closing it needs no
+ * stack: jsmn's parent links, kept in a field that is free until then. */
+struct tokens {
+    struct json_tok *t;
+    size_t n, cap;
+};
+
+static enum vb_err add_tok(struct tokens *tk, enum json_type type, size_t start, size_t end,
+                           int size)
+{
+    if (tk->n == tk->cap) {
+        size_t cap = tk->cap * 2;
+        if (cap > SIZE_MAX / sizeof *tk->t)
             return ERR_NOMEM;
-        text = copy;
+        struct json_tok *t = realloc(tk->t, cap * sizeof *t);
+        if (t == NULL)
+            return ERR_NOMEM;
+        tk->t = t;
+        tk->cap = cap;
     }
-    /* integers as reals: an integer beyond 64 bits is still JSON (the field
-     * rules refuse it); only numbers beyond the double range are refused */
-    json_error_t jerr;
-    json_t *v =
-        json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
-    free(copy);
-    if (v == NULL)
-        return ERR_INVALID;
-    json_decref(v);
+    /* offsets fit: json_doc_parse refuses texts over INT32_MAX bytes */
+    tk->t[tk->n++] = (struct json_tok){type, (int)start, (int)end, size};
     return ERR_OK;
 }
 
-/* A document that is one number, true, false or null: jsmn in strict mode
- * wants a delimiter after a primitive, so such a document is one token made
- * here (jansson has already checked it). */
-static enum vb_err single_primitive(struct json_doc *d, const char *text, size_t len, size_t at)
+/* Checks and tokenizes s[0..len), len <= INT32_MAX, into tk. */
+static enum vb_err parse(const unsigned char *s, size_t len, struct tokens *tk)
 {
-    size_t end = len;
-    while (end > at && (text[end - 1] == ' ' || text[end - 1] == '\t' || text[end - 1] == '\n' ||
-                        text[end - 1] == '\r'))
-        end--;
-    struct json_tok *t = malloc(sizeof *t);
-    if (t == NULL)
-        return ERR_NOMEM;
-    char c = text[at];
-    t->type = c == 't'   ? JSON_T_TRUE
-              : c == 'f' ? JSON_T_FALSE
-              : c == 'n' ? JSON_T_NULL
-                         : JSON_T_NUMBER;
-    t->start = (int)at;
-    t->end = (int)end;
-    t->size = 0;
-    d->text = text;
-    d->len = len;
-    d->tok = t;
-    d->ntok = 1;
-    return ERR_OK;
+    enum { WANT_VALUE, WANT_KEY, AFTER_VALUE } want = WANT_VALUE;
+    int top = -1;  /* the innermost open container, -1 outside any */
+    int depth = 0; /* open containers */
+    size_t i = skip_blanks(s, len, 0);
+    enum vb_err rc;
+    for (;;) {
+        size_t end;
+        if (want == AFTER_VALUE) {
+            i = skip_blanks(s, len, i);
+            if (top < 0)
+                return i == len ? ERR_OK : ERR_INVALID;
+            if (i >= len)
+                return ERR_INVALID;
+            struct json_tok *c = &tk->t[top];
+            if (s[i] == ',') {
+                i = skip_blanks(s, len, i + 1);
+                want = c->type == JSON_T_OBJECT ? WANT_KEY : WANT_VALUE;
+                continue;
+            }
+            if (s[i] != (c->type == JSON_T_OBJECT ? '}' : ']'))
+                return ERR_INVALID;
+            top = c->end;
+            c->end = (int)(i + 1);
+            depth--;
+            i++;
+            continue;
+        }
+        if (i >= len)
+            return ERR_INVALID;
+        if (want == WANT_KEY) {
+            /* a member: "key" : value; the key owns its value (size 1) */
+            if (s[i] != '"' || !scan_string(s, len, i, &end))
+                return ERR_INVALID;
+            tk->t[top].size++;
+            rc = add_tok(tk, JSON_T_STRING, i + 1, end, 1);
+            if (rc)
+                return rc;
+            i = skip_blanks(s, len, end + 1);
+            if (i >= len || s[i] != ':')
+                return ERR_INVALID;
+            i = skip_blanks(s, len, i + 1);
+            want = WANT_VALUE;
+            continue;
+        }
+        /* a value, inside `depth` containers */
+        if (depth >= LIMIT_JSON_DEPTH)
+            return ERR_INVALID;
+        if (top >= 0 && tk->t[top].type == JSON_T_ARRAY)
+            tk->t[top].size++;
+        want = AFTER_VALUE;
+        unsigned char ch = s[i];
+        switch (ch) {
+        case '{':
+        case '[':
+            rc = add_tok(tk, ch == '{' ? JSON_T_OBJECT : JSON_T_ARRAY, i, 0, 0);
+            if (rc)
+                return rc;
+            tk->t[tk->n - 1].end = top; /* the parent link, until it closes */
+            top = (int)tk->n - 1;
+            depth++;
+            i = skip_blanks(s, len, i + 1);
+            if (i < len && s[i] == (ch == '{' ? '}' : ']'))
+                continue; /* empty: AFTER_VALUE closes it */
+            want = ch == '{' ? WANT_KEY : WANT_VALUE;
+            continue;
+        case '"':
+            if (!scan_string(s, len, i, &end))
+                return ERR_INVALID;
+            rc = add_tok(tk, JSON_T_STRING, i + 1, end, 0);
+            i = end + 1;
+            break;
+        case 't':
+        case 'f':
+        case 'n': {
+            const char *word = ch == 't' ? "true" : ch == 'f' ? "false" : "null";
+            size_t n = strlen(word);
+            if (len - i < n || memcmp(s + i, word, n) != 0)
+                return ERR_INVALID;
+            rc = add_tok(tk,
+                         ch == 't'   ? JSON_T_TRUE
+                         : ch == 'f' ? JSON_T_FALSE
+                                     : JSON_T_NULL,
+                         i, i + n, 0);
+            i += n;
+            break;
+        }
+        default:
+            if (ch != '-' && !is_digit(ch))
+                return ERR_INVALID;
+            if (!scan_number(s, len, i, &end))
+                return ERR_INVALID;
+            rc = add_tok(tk, JSON_T_NUMBER, i, end, 0);
+            i = end;
+        }
+        if (rc)
+            return rc;
+    }
 }
 
 enum vb_err json_doc_parse(struct json_doc *d, const char *text, size_t len)
@@ -98,62 +440,20 @@ enum vb_err json_doc_parse(struct json_doc *d, const char *text, size_t len)
     memset(d, 0, sizeof *d);
     if (len > INT32_MAX)
         return ERR_TOOBIG;
-    enum vb_err rc = validate(text, len);
-    if (rc)
-        return rc;
-    size_t at = 0;
-    while (at < len &&
-           (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r'))
-        at++;
-    if (at < len && text[at] != '{' && text[at] != '[' && text[at] != '"')
-        return single_primitive(d, text, len, at);
-    jsmn_parser p;
-    jsmn_init(&p);
-    int n = jsmn_parse(&p, text, len, NULL, 0);
-    if (n <= 0)
-        return ERR_INVALID;
-    jsmntok_t *t = malloc(sizeof *t * (size_t)n);
-    struct json_tok *out = malloc(sizeof *out * (size_t)n);
-    if (t == NULL || out == NULL) {
-        free(t);
-        free(out);
+    /* about one token per 8 bytes in an invoices batch; grows when not */
+    struct tokens tk = {NULL, 0, len / 8 + 8};
+    tk.t = malloc(tk.cap * sizeof *tk.t);
+    if (tk.t == NULL)
         return ERR_NOMEM;
+    enum vb_err rc = parse((const unsigned char *)text, len, &tk);
+    if (rc) {
+        free(tk.t);
+        return rc;
     }
-    jsmn_init(&p);
-    int got = jsmn_parse(&p, text, len, t, (unsigned)n);
-    if (got != n) {
-        free(t);
-        free(out);
-        return ERR_INVALID;
-    }
-    for (int i = 0; i < n; i++) {
-        out[i].start = t[i].start;
-        out[i].end = t[i].end;
-        out[i].size = t[i].size;
-        switch (t[i].type) {
-        case JSMN_OBJECT:
-            out[i].type = JSON_T_OBJECT;
-            break;
-        case JSMN_ARRAY:
-            out[i].type = JSON_T_ARRAY;
-            break;
-        case JSMN_STRING:
-            out[i].type = JSON_T_STRING;
-            break;
-        default: {
-            char c = text[t[i].start];
-            out[i].type = c == 't'   ? JSON_T_TRUE
-                          : c == 'f' ? JSON_T_FALSE
-                          : c == 'n' ? JSON_T_NULL
-                                     : JSON_T_NUMBER;
-        }
-        }
-    }
-    free(t);
     d->text = text;
     d->len = len;
-    d->tok = out;
-    d->ntok = n;
+    d->tok = tk.t;
+    d->ntok = (int)tk.n;
     return ERR_OK;
 }
 
@@ -231,14 +531,20 @@ size_t json_str_decode(const struct json_doc *d, int i, char *out)
 {
     const char *s = d->text + d->tok[i].start;
     size_t n = (size_t)(d->tok[i].end - d->tok[i].start);
-    size_t o = 0;
-    for (size_t k = 0; k < n; k++) {
-        if (s[k] != '\\') {
-            out[o++] = s[k];
-            continue;
-        }
-        /* jansson has checked every escape, so each is complete */
-        char e = s[++k];
+    size_t o = 0, k = 0;
+    for (;;) {
+        /* the bytes up to the next escape, as they are (most strings have
+         * no escape at all: one memchr and one memcpy) */
+        const char *esc = memchr(s + k, '\\', n - k);
+        size_t run = (esc ? (size_t)(esc - s) : n) - k;
+        memcpy(out + o, s + k, run);
+        o += run;
+        k += run;
+        if (k >= n)
+            return o;
+        /* json_doc_parse has checked every escape, so each is complete */
+        char e = s[k + 1];
+        k += 2;
         switch (e) {
         case 'b':
             out[o++] = '\b';
@@ -256,11 +562,10 @@ size_t json_str_decode(const struct json_doc *d, int i, char *out)
             out[o++] = '\t';
             break;
         case 'u': {
-            unsigned cp = read_u4(s + k + 1);
+            unsigned cp = read_u4(s + k);
             k += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF && k + 6 < n + 1 && s[k + 1] == '\\' &&
-                s[k + 2] == 'u') {
-                unsigned lo = read_u4(s + k + 3);
+            if (cp >= 0xD800 && cp <= 0xDBFF && n - k >= 6 && s[k] == '\\' && s[k + 1] == 'u') {
+                unsigned lo = read_u4(s + k + 2);
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 k += 6;
             }
@@ -271,7 +576,6 @@ size_t json_str_decode(const struct json_doc *d, int i, char *out)
             out[o++] = e;
         }
     }
-    return o;
 }
 
 bool json_str_eq(const struct json_doc *d, int i, const char *name, size_t n)
@@ -306,6 +610,11 @@ static enum vb_err add_count(struct buf *out, char tag, size_t v, char end)
 static enum vb_err canon_str(const struct json_doc *d, int i, struct buf *out)
 {
     size_t span = (size_t)(d->tok[i].end - d->tok[i].start);
+    const char *text = d->text + d->tok[i].start;
+    if (memchr(text, '\\', span) == NULL) { /* decodes to itself: no copy */
+        enum vb_err rc = add_count(out, 's', span, ':');
+        return rc ? rc : buf_add(out, text, span);
+    }
     char stackbuf[256];
     char *tmp = span <= sizeof stackbuf ? stackbuf : malloc(span);
     if (tmp == NULL)

@@ -1,12 +1,14 @@
 /*
  * json: JSON text as a flat array of tokens that point into the text.
  *
- * jansson checks that the text is well-formed JSON (grammar, UTF-8, escapes,
- * nesting depth); jsmn then cuts it into spans, so values keep their exact
- * source text.  vabill needs that for money: jansson would turn 150000.50
- * into a double and lose both exactness and the "two decimals at most" rule.
- * jsmn alone is too lenient to be the validator, jansson alone too lossy to
- * be the reader; together they are neither.  See docs/DESIGN.md.
+ * json_doc_parse checks that the text is well-formed JSON (RFC 8259:
+ * grammar, UTF-8, escapes and surrogate pairs, plus a nesting limit and
+ * numbers within a double's range) and cuts it into spans in the same pass,
+ * so values keep their exact source text.  vabill needs that for money: a
+ * parser that returns doubles would turn 150000.50 into a binary fraction
+ * and lose both exactness and the "two decimals at most" rule.  What it
+ * accepts is what jansson accepted when it was the validator (see json.c,
+ * docs/DESIGN.md and fuzz/fuzz_json_diff.c).
  *
  * Tokens are in document order; an object's members follow it as key, value
  * pairs; json_next skips a whole value.
@@ -43,11 +45,13 @@ struct json_doc {
     int ntok;
 };
 
-/* Call once before threads start (seeds jansson's hash function). */
+/* Call once before threads start (nothing to do today; kept for callers). */
 void json_global_init(void);
 
-/* Checks and tokenizes text[0..len).  ERR_INVALID when it is not one valid
- * JSON value; on success free the doc with json_doc_free. */
+/* Checks and tokenizes text[0..len), which is read within its bounds only
+ * (no NUL needed after it).  ERR_INVALID when it is not one valid JSON value
+ * (whitespace around it allowed), ERR_TOOBIG over INT32_MAX bytes, ERR_NOMEM;
+ * on failure d holds nothing.  On success free the doc with json_doc_free. */
 enum vb_err json_doc_parse(struct json_doc *d, const char *text, size_t len);
 void json_doc_free(struct json_doc *d);
 

@@ -10,6 +10,12 @@
 /* Largest --max-body accepted, bytes: keeps one request's memory bounded. */
 #define LIMIT_BODY_MAX (64L * 1024 * 1024)
 
+/* JSON nesting, values: a value inside more than LIMIT_JSON_DEPTH - 1
+ * objects or arrays is refused (0003).  jansson's JSON_PARSER_MAX_DEPTH,
+ * kept when json.c stopped using jansson so what counts as JSON stayed the
+ * same; also bounds the work any one value can cause. */
+#define LIMIT_JSON_DEPTH 2048
+
 /* Invoices per request: SPEC 1.1 / 1.4 step 10. */
 #define LIMIT_INVOICES 500
 
