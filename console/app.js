@@ -43,7 +43,7 @@
     const thead = el('thead', null, [
       el('tr', null, heads.map((h, i) => el('th', { class: cls[i], scope: 'col', text: Array.isArray(h) ? h[0] : h }))),
     ]);
-    const tbody = el('tbody', null, rows.map((r) => (r instanceof Node ? r : row(r, cls))));
+    const tbody = el('tbody', null, rows.map((r) => row(r, cls)));
     return el('div', { class: 'scroll' }, [el('table', null, [thead, tbody])]);
   }
 
@@ -271,6 +271,7 @@
     ]);
   }
 
+  /* After the retry the page is shown again, as the server now sees it. */
   function retryButton(id) {
     const b = el('button', { type: 'button', class: 'retry', text: 'Retry now' });
     const note = el('span', { class: 'note' });
@@ -278,8 +279,8 @@
       b.disabled = true;
       try {
         const r = await api('POST', '/admin/api/notifications/' + encodeURIComponent(id) + '/retry');
-        note.replaceChildren(msg('Notification ' + r.id + ' is ' + r.status + ', due now.'));
-        b.remove();
+        state.flash = 'Notification ' + r.id + ' is ' + r.status + ', due now.';
+        route();
       } catch (e) {
         b.disabled = false;
         failed(e, note);
@@ -293,18 +294,15 @@
     const d = await api('GET', '/admin/api/notifications' + (which === 'failed' ? '?status=failed' : ''));
     const pick = select('status', [['failed', 'failed'], ['all', 'pending and failed']], which);
     pick.addEventListener('change', () => go('#/notifications?status=' + pick.value));
-    const rows = d.notifications.map((n) => {
-      const action = el('td');
-      const tr = row([n.id, n.comm_code, invoiceLink(n.comm_code, n.doc_no), n.payment_ref, n.bank_code, n.va_number,
-        n.amount, badge(n.status), n.attempts, n.last_error, n.next_at], [null, null, null, null, null, null, 'num', null, 'num']);
-      if (n.status === 'failed') action.append(retryButton(n.id));
-      tr.append(action);
-      return tr;
-    });
+    // the action first: it stays in sight when the table scrolls sideways
+    const rows = d.notifications.map((n) => [
+      n.status === 'failed' ? retryButton(n.id) : '', n.id, n.comm_code, invoiceLink(n.comm_code, n.doc_no),
+      n.payment_ref, n.bank_code, n.va_number, n.amount, badge(n.status), n.attempts, n.last_error, n.next_at,
+    ]);
     return el('section', null, [
       title('Notifications', 'Payment notifications to partners that are not delivered.'),
       el('div', { class: 'filters' }, [field('Show', pick)]),
-      table(['ID', 'Community', 'Doc no', 'Payment ref', 'Bank', 'VA number', ['Amount', 'num'], 'Status', ['Attempts', 'num'], 'Last error', 'Next attempt', ''],
+      table(['', 'ID', 'Community', 'Doc no', 'Payment ref', 'Bank', 'VA number', ['Amount', 'num'], 'Status', ['Attempts', 'num'], 'Last error', 'Next attempt'],
         rows, which === 'failed' ? 'No failed notifications.' : 'Every notification is delivered.'),
     ]);
   }
