@@ -2,16 +2,20 @@
 
 Debian's chromium, headless, driven over the DevTools protocol (browser.py),
 against the real vabilld: an operator logs in with a token, finds an invoice
-by its VA number, opens it and sees its payment; the member name, which
-holds a <script> element, shows as text and runs nothing; a community is
-disabled only after a confirmation.  Screenshots go to $VABILL_TEST_OUT
+by its VA number, opens it and sees its payment and each notification
+attempt; the member name, which holds a <script> element, shows as text and
+runs nothing; a community is disabled only after a confirmation; a failed
+notification is sent again with "Retry now".  Screenshots go to $VABILL_TEST_OUT
 (ctest sets build/test-output) for a person to look at.
 """
+import http.server
 import json
 import os
 import re
 import shutil
 import tempfile
+import threading
+import time
 import unittest
 
 from browser import Browser
@@ -37,14 +41,47 @@ def js(s):
     return json.dumps(s)
 
 
+class Partner(http.server.ThreadingHTTPServer):
+    """The partner's notification endpoint, always failing (HTTP 500)."""
+
+    def __init__(self):
+        self.hits = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.hits += 1
+                self.send_response(500)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self):
+        return "http://127.0.0.1:%d/notify" % self.server_address[1]
+
+    def close(self):
+        self.shutdown()
+        self.server_close()
+
+
 class ConsoleCase(unittest.TestCase):
-    """Community SGWTES, bank 008, operator alice, one invoice whose member
-    name is a script element, paid in full; a running vabilld."""
+    """Community SGWTES, notifying a partner that always fails, bank 008,
+    operator alice, one invoice whose member name is a script element, paid
+    in full; a running vabilld whose notification schedule runs in a blink
+    (so that the notification soon fails for good)."""
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="vabill-console-")
         self.db = os.path.join(self.tmp, "vabill.db")
-        add_community(self.db)
+        self.partner = Partner()
+        add_community(self.db, extra=["--notify-url", self.partner.url()])
         r = cli("bank", "add", BANK, "--key", BANK_KEY, "--name", "Bank " + BANK, db=self.db)
         self.assertEqual(r.returncode, 0, r.stderr)
         r = cli("operator", "add", "alice", db=self.db)
@@ -52,7 +89,7 @@ class ConsoleCase(unittest.TestCase):
         m = re.search(r"\bvbo_[0-9a-f]{64}\b", r.stdout)
         self.assertIsNotNone(m, "no token in: %r" % r.stdout)
         self.token = m.group(0)
-        self.server = Server(self.db)
+        self.server = Server(self.db, ["--notify-speedup", "1000000"])
         self.url = "http://%s:%d" % (self.server.host, self.server.port)
         st, h, obj, raw = send(self.server, {DOC: invoice(member_name=XSS)})
         self.assertEqual(obj["invoices"][DOC]["error_code"], "0000", obj)
@@ -66,7 +103,25 @@ class ConsoleCase(unittest.TestCase):
         if self.browser is not None:
             self.browser.close()
         self.server.__exit__(None, None, None)
+        self.partner.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def api(self, path):
+        st, h, body = self.server.request("GET", path,
+                                          headers={"Authorization": "Bearer " + self.token})
+        self.assertEqual(st, 200, body)
+        return json.loads(body)
+
+    def wait_failed(self):
+        """The notification of the payment, once it has failed for good."""
+        deadline = time.monotonic() + 30
+        while True:
+            ntf = self.api("/admin/api/notifications?status=failed")["notifications"]
+            if ntf:
+                return ntf[0]
+            if time.monotonic() > deadline:
+                self.fail("the notification did not fail: %r" % self.api("/admin/api/notifications"))
+            time.sleep(0.1)
 
     def shot(self, name):
         suffix = "-pg" if PG else ""
@@ -126,6 +181,7 @@ class StaticFiles(ConsoleCase):
 class Browse(ConsoleCase):
 
     def test_find_an_invoice_by_va_number_and_see_its_payment(self):
+        ntf = self.wait_failed()
         b = self.login()
         self.assertIn("alice", self.text("#top"))
         b.click("#nav a[data-page=invoices]")
@@ -143,6 +199,10 @@ class Browse(ConsoleCase):
         payments = self.text("#payments")
         self.assertIn(PAY_REF, payments)
         self.assertIn("20000.00", payments)
+        # each delivery attempt, with its outcome
+        self.assertEqual(b.eval("document.querySelectorAll('#invoice .card tbody tr').length"),
+                         ntf["attempts"])
+        self.assertIn("HTTP 500", self.text("#invoice .card"))
         self.assertIn(self.va, self.text("#invoice"))
 
         # the member name is text: shown as written, no element made of it
@@ -182,6 +242,24 @@ class Browse(ConsoleCase):
         b.click("main tbody button")
         b.wait_for("document.body.innerText.includes(%s)" % js("Community %s is enabled." % COMM),
                    "the community enabled again")
+        self.assert_clean()
+
+    def test_retry_a_failed_notification(self):
+        ntf = self.wait_failed()
+        b = self.login()
+        b.click("#nav a[data-page=notifications]")
+        b.wait_for("document.querySelector('main button.retry')", "the failed notification")
+        self.assertIn(PAY_REF, self.text("main tbody"))
+        hits = self.partner.hits
+        b.click("main button.retry")
+        b.wait_for("document.body.innerText.includes(%s)"
+                   % js("Notification %d is pending, due now." % ntf["id"]), "the retry")
+        self.shot("notifications")
+        # the worker was woken: the partner is called once more at once
+        deadline = time.monotonic() + 20
+        while self.partner.hits == hits:
+            self.assertLess(time.monotonic(), deadline, "no new attempt after Retry now")
+            time.sleep(0.05)
         self.assert_clean()
 
     def test_a_wrong_token_is_refused(self):
