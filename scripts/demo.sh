@@ -3,7 +3,8 @@
 # a demo community on the embedded SQLite store, starts vabilld, sends the
 # SPEC's two example invoices so you see VA numbers come back, pays one of
 # them as the bank would, shows the partner's notification arriving at a
-# tiny receiver, and asks for the invoice's status.  The server keeps
+# tiny receiver, asks for the invoice's status, and makes an operator for
+# the web console.  The server keeps
 # running in the foreground until Ctrl-C (DEMO_EXIT=1 stops it after the
 # demo instead).  Each run starts from a fresh demo database.
 set -eu
@@ -90,9 +91,17 @@ echo
 echo "== 4. vabill status INVZSKSK022"
 "$bin/vabill" status --url "$url" --comm-code SGWTES --key "$key" INVZSKSK022 | python3 -m json.tool
 
+# 5. An operator for the web console and the admin API.
+echo
+echo "== 5. vabill operator add demo (the console's login token)"
+vabill operator add demo | tee "$demo/operator.txt"
+token=$(grep -o 'vbo_[0-9a-f]*' "$demo/operator.txt")
+curl -sS -H "Authorization: Bearer $token" "$url/admin/api/overview" | python3 -m json.tool
+
 if [ "${DEMO_EXIT:-0}" = 1 ]; then
     exit 0
 fi
 echo
 echo "vabilld is serving on $url (log: $demo/vabilld.log); Ctrl-C stops it."
+echo "Console: $url/console/ (log in with the token above)"
 wait $pid

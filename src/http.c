@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "codes.h"
 #include "lifecycle.h"
 #include "limits.h"
@@ -55,6 +56,8 @@ struct http_server {
     size_t max_body;
     int request_seconds;
     bool tls;
+    bool serve_service, serve_admin;
+    struct admin_config ac;
     struct pool pool;
     atomic_int in_flight;
     pthread_mutex_t log_mu;
@@ -67,7 +70,7 @@ struct http_server {
     bool reaper_started;
 };
 
-enum route { R_SERVICE, R_HEALTHZ, R_METRICS, R_NOT_FOUND };
+enum route { R_SERVICE, R_ADMIN, R_HEALTHZ, R_METRICS, R_NOT_FOUND };
 
 /* A service of the Espay API: its path and its handler. */
 typedef void (*service_fn)(const struct svc_config *cfg, struct store *st, enum req_kind kind,
@@ -101,6 +104,7 @@ struct req {
     size_t raw_len;
     bool bad_uri; /* %00 or a raw NUL byte in the URI: answered 404 */
     struct svc_reply reply;
+    struct admin_reply admin; /* R_ADMIN */
 };
 
 static double seconds_since(const struct timespec *t0)
@@ -208,20 +212,133 @@ static bool media_type_is(const char *v, const char *type)
     return *v == '\0' || *v == ';';
 }
 
+/* ---- the console and admin API (admin.c does the work) ---- */
+
+/* Headers every console and admin API answer carries. */
+static const char *const security_headers[][2] = {
+    {"Content-Security-Policy",
+     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "no-referrer"},
+};
+
+static enum MHD_Result send_admin(struct MHD_Connection *c, struct req *r)
+{
+    struct admin_reply *a = &r->admin;
+    struct MHD_Response *resp;
+    if (a->fixed) {
+        resp =
+            MHD_create_response_from_buffer(a->fixed_len, (void *)a->fixed, MHD_RESPMEM_PERSISTENT);
+    } else {
+        size_t len = 0;
+        char *p = buf_steal(&a->body, &len);
+        resp = MHD_create_response_from_buffer(len, p ? p : (char *)"",
+                                               p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (resp == NULL)
+            free(p);
+    }
+    if (resp == NULL)
+        return MHD_NO;
+    if (a->status != 204 && a->status != 301)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->type);
+    for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
+        MHD_add_response_header(resp, security_headers[i][0], security_headers[i][1]);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            a->fixed ? "no-cache" : "no-store");
+    for (size_t i = 0; i < a->nheaders; i++)
+        MHD_add_response_header(resp, a->headers[i].name, a->headers[i].value);
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned)a->status, resp);
+    MHD_destroy_response(resp);
+    r->answered = true;
+    r->status = a->status;
+    return rc;
+}
+
+static const char *admin_arg(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result run_admin(struct http_server *s, struct MHD_Connection *c, struct req *r)
+{
+    char client[INET6_ADDRSTRLEN] = "";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, client, sizeof client);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, client,
+                      sizeof client);
+    }
+    struct admin_request rq = {
+        .method = r->method,
+        .path = r->path,
+        .client = client,
+        .authorization =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+        .cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "vabill_session"),
+        .csrf = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token"),
+        .content_type =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .arg = admin_arg,
+        .arg_ctx = c,
+        .body = r->body.p,
+        .body_len = r->body.len,
+    };
+    struct store *st = pool_take(&s->pool);
+    admin_handle(&s->ac, st, &rq, &r->admin);
+    pool_give(&s->pool, st);
+    buf_free(&r->body);
+    return send_admin(c, r);
+}
+
+/* The first call for a console or admin API request: a POST's body (small)
+ * is collected first, anything else is answered now. */
+static enum MHD_Result admin_first(struct http_server *s, struct MHD_Connection *c, struct req *r,
+                                   const char *method)
+{
+    admin_reply_init(&r->admin);
+    if (strcmp(method, "POST") != 0)
+        return run_admin(s, c, r);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    bool too_big = false;
+    if (cl != NULL) {
+        char *end = NULL;
+        unsigned long long v = strtoull(cl, &end, 10);
+        too_big = end == cl || v > LIMIT_ADMIN_BODY;
+    }
+    buf_free(&r->body);
+    buf_init(&r->body, LIMIT_ADMIN_BODY);
+    if (too_big) {
+        r->admin.status = 413;
+        buf_adds(&r->admin.body, "{\"error\":\"the body is too large\"}");
+        return send_admin(c, r);
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result handle_first(struct http_server *s, struct MHD_Connection *c, struct req *r,
                                     const char *url, const char *method)
 {
     r->route = R_NOT_FOUND;
-    for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)
+    for (size_t i = 0; s->serve_service && i < sizeof services / sizeof services[0]; i++)
         if (strcmp(url, services[i].path) == 0) {
             r->route = R_SERVICE;
             r->fn = services[i].fn;
         }
     if (r->route == R_SERVICE) {
         /* checked below */
+    } else if (s->serve_admin && admin_is_path(url)) {
+        r->route = R_ADMIN;
+        return admin_first(s, c, r, method);
     } else if (strcmp(url, "/healthz") == 0) {
         r->route = R_HEALTHZ;
-    } else if (strcmp(url, "/metrics") == 0) {
+    } else if (s->serve_service && strcmp(url, "/metrics") == 0) {
         r->route = R_METRICS;
     } else {
         return send_http_error(s, c, r, 404, CODE_HTTP_404);
@@ -340,8 +457,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         enum vb_err e = buf_add(&r->body, upload, n);
         if (e == ERR_OK)
             return MHD_YES;
-        if (e != ERR_TOOBIG)
-            return MHD_NO; /* out of memory: drop the connection */
+        if (e != ERR_TOOBIG || r->route == R_ADMIN)
+            return MHD_NO; /* out of memory, or a chunked admin body over its limit */
         /* A body without Content-Length has just passed the limit: answer
          * 413 now (SPEC 1.4 step 1).  libmicrohttpd 0.9.75 cannot queue a
          * response while a body is arriving, so on plain HTTP the answer is
@@ -355,6 +472,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             send_raw_413(s, c, r);
         return MHD_YES;
     }
+    if (r->route == R_ADMIN)
+        return run_admin(s, c, r);
     struct store *st = pool_take(&s->pool);
     r->fn(&s->sc, st, r->kind, r->body.p ? r->body.p : "", r->body.len, &r->reply);
     pool_give(&s->pool, st);
@@ -378,6 +497,12 @@ static void log_request(struct http_server *s, const struct req *r, double secs)
     buf_add_json_str(&line, r->path, strlen(r->path));
     buf_printf(&line, ",\"status\":%d,\"error_code\":\"%s\"", r->status,
                r->reply.error_code[0] ? r->reply.error_code : "");
+    if (r->route == R_ADMIN && r->admin.operator_name[0]) {
+        buf_adds(&line, ",\"operator\":");
+        buf_add_json_str(&line, r->admin.operator_name, strlen(r->admin.operator_name));
+    }
+    if (r->route == R_ADMIN && r->admin.event)
+        buf_printf(&line, ",\"event\":\"%s\"", r->admin.event);
     if (r->route == R_SERVICE) {
         buf_adds(&line, ",\"comm_code\":");
         buf_add_json_str(&line, r->reply.comm_code, strlen(r->reply.comm_code));
@@ -428,6 +553,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     buf_free(&r->body);
     svc_reply_free(&r->reply);
+    if (r->route == R_ADMIN)
+        admin_reply_free(&r->admin);
     bool started = r->started;
     free(r);
     *con_cls = NULL;
@@ -533,6 +660,12 @@ enum vb_err http_start(const struct http_config *hc, const struct svc_config *sc
     if (s == NULL)
         return ERR_NOMEM;
     s->sc = *sc;
+    s->serve_service = hc->serve_service;
+    s->serve_admin = hc->serve_admin;
+    s->ac.utc_offset_min = sc->utc_offset_min;
+    s->ac.tls = hc->tls_cert_pem != NULL;
+    s->ac.wake = sc->on_payment;
+    s->ac.wake_ctx = sc->on_payment_ctx;
     s->max_body = hc->max_body;
     s->request_seconds = hc->request_seconds;
     pthread_mutex_init(&s->log_mu, NULL);

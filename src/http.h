@@ -8,6 +8,7 @@
 #ifndef VABILL_HTTP_H
 #define VABILL_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -25,6 +26,10 @@ struct http_config {
      * plain HTTP; read during http_start, not kept */
     const char *tls_cert_pem;
     const char *tls_key_pem;
+    /* what this listener serves: the Espay services and /metrics, the
+     * console and admin API (docs/ADMIN.md), or both; /healthz always */
+    bool serve_service;
+    bool serve_admin;
 };
 
 struct http_server;

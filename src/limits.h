@@ -112,5 +112,10 @@
 /* Rows in one page of the console's invoice list, default and maximum. */
 #define LIMIT_PAGE_DEFAULT 50
 #define LIMIT_PAGE_MAX     500
+/* Bytes of an admin API request body (a login holds one token). */
+#define LIMIT_ADMIN_BODY (16 * 1024)
+/* Bytes of one admin API answer; a payments report download over this is
+ * refused with 413 (the command line streams any size). */
+#define LIMIT_ADMIN_REPLY (64L * 1024 * 1024)
 
 #endif

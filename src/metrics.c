@@ -3,13 +3,16 @@
  */
 #include "metrics.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 /* The codes a request can end with; anything else counts as "other". */
-static const char *const codes[] = {"0000", "0001", "0003", "0004", "0005", "0006",
-                                    "0007", "0008", "0009", "0010", "0011", "0099",
-                                    "0404", "0405", "0413", "0415", "other"};
+static const char *const codes[] = {"0000", "0001", "0003", "0004", "0005", "0006", "0007",
+                                    "0008", "0009", "0010", "0011", "0013", "0014", "0015",
+                                    "0016", "0017", "0018", "0019", "0020", "0099", "0404",
+                                    "0405", "0413", "0415", "other"};
 #define NCODES (sizeof codes / sizeof codes[0])
 
 /* Latency bucket bounds, seconds. */
@@ -23,6 +26,20 @@ static atomic_ullong buckets[NBOUNDS + 1];
 static atomic_ullong latency_us_sum;
 static atomic_ullong latency_count;
 
+/* The last hour for the console, one slot per minute: slot m % 60 holds
+ * the counts of minute m (minutes since the epoch, by the wall clock). */
+#define MINUTES 60
+static pthread_mutex_t hour_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    int64_t minute;
+    unsigned counts[NCODES];
+} hour[MINUTES];
+
+static int64_t minute_now(void)
+{
+    return (int64_t)time(NULL) / 60;
+}
+
 void metrics_request(const char *error_code, int http_status, bool replayed, int accepted,
                      int refused, double seconds)
 {
@@ -31,6 +48,14 @@ void metrics_request(const char *error_code, int http_status, bool replayed, int
     while (k + 1 < NCODES && strcmp(codes[k], error_code) != 0)
         k++;
     atomic_fetch_add(&requests[k], 1);
+    int64_t m = minute_now();
+    pthread_mutex_lock(&hour_mu);
+    if (hour[m % MINUTES].minute != m) {
+        memset(&hour[m % MINUTES], 0, sizeof hour[0]);
+        hour[m % MINUTES].minute = m;
+    }
+    hour[m % MINUTES].counts[k]++;
+    pthread_mutex_unlock(&hour_mu);
     if (replayed)
         atomic_fetch_add(&replays, 1);
     atomic_fetch_add(&inv_accepted, (unsigned long long)accepted);
@@ -73,5 +98,26 @@ enum vb_err metrics_render(struct buf *out)
     buf_printf(out, "vabill_request_duration_seconds_sum %.6f\n",
                (double)atomic_load(&latency_us_sum) / 1e6);
     buf_printf(out, "vabill_request_duration_seconds_count %llu\n", atomic_load(&latency_count));
+    return out->failed;
+}
+
+enum vb_err metrics_last_hour_json(struct buf *out)
+{
+    unsigned long long sum[NCODES] = {0};
+    int64_t now = minute_now();
+    pthread_mutex_lock(&hour_mu);
+    for (size_t i = 0; i < MINUTES; i++)
+        if (hour[i].minute > now - MINUTES && hour[i].minute <= now)
+            for (size_t k = 0; k < NCODES; k++)
+                sum[k] += hour[i].counts[k];
+    pthread_mutex_unlock(&hour_mu);
+    buf_addc(out, '{');
+    const char *sep = "";
+    for (size_t k = 0; k < NCODES; k++)
+        if (sum[k]) {
+            buf_printf(out, "%s\"%s\":%llu", sep, codes[k], sum[k]);
+            sep = ",";
+        }
+    buf_addc(out, '}');
     return out->failed;
 }

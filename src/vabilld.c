@@ -25,7 +25,8 @@
 static const char usage[] =
     "usage: vabilld [--db URL] [--listen HOST:PORT] [--threads N] [--max-body BYTES]\n"
     "               [--clock-skew SECONDS] [--utc-offset +HH:MM] [--request-timeout SECONDS]\n"
-    "               [--notify-speedup N] [--tls-cert PEM --tls-key PEM]\n";
+    "               [--notify-speedup N] [--tls-cert PEM --tls-key PEM]\n"
+    "               [--admin-listen HOST:PORT]\n";
 
 static int die_usage(const char *msg, const char *arg)
 {
@@ -85,6 +86,14 @@ static bool read_pem(const char *path, char **out)
     return true;
 }
 
+static void print_listening(const char *what, const char *host, int port)
+{
+    if (strchr(host, ':'))
+        printf("%s [%s]:%d\n", what, host, port);
+    else
+        printf("%s %s:%d\n", what, host, port);
+}
+
 static void free_pem(char *p)
 {
     if (p) {
@@ -97,6 +106,7 @@ int main(int argc, char **argv)
 {
     const char *db = NULL;
     const char *listen = "127.0.0.1:8080";
+    const char *admin_listen = NULL;
     const char *tls_cert = NULL, *tls_key = NULL;
     long threads = LIMIT_THREADS_DEFAULT, max_body = LIMIT_BODY_DEFAULT,
          skew = LIMIT_CLOCK_SKEW_DEFAULT, request_seconds = LIMIT_REQUEST_SECONDS, speedup = 1;
@@ -115,6 +125,8 @@ int main(int argc, char **argv)
             db = v;
         } else if (strcmp(a, "--listen") == 0) {
             listen = v;
+        } else if (strcmp(a, "--admin-listen") == 0) {
+            admin_listen = v;
         } else if (strcmp(a, "--threads") == 0) {
             if (!num_parse_long(v, 1, LIMIT_THREADS_MAX, &threads))
                 return die_usage("--threads must be 1 to 256", v);
@@ -147,6 +159,10 @@ int main(int argc, char **argv)
     int port;
     if (!parse_listen(listen, host, sizeof host, &port))
         return die_usage("--listen must be HOST:PORT", listen);
+    char admin_host[256];
+    int admin_port = 0;
+    if (admin_listen && !parse_listen(admin_listen, admin_host, sizeof admin_host, &admin_port))
+        return die_usage("--admin-listen must be HOST:PORT", admin_listen);
 
     /* Signals are taken by sigwait below; every thread started from here on
      * inherits the mask, so none of them is interrupted by one. */
@@ -165,18 +181,31 @@ int main(int argc, char **argv)
         free_pem(cert_pem);
         return 1;
     }
-    struct http_config hc = {host, port,     (int)threads, (size_t)max_body, (int)request_seconds,
-                             url,  cert_pem, key_pem};
+    struct http_config hc = {
+        host,     port,    (int)threads, (size_t)max_body,    (int)request_seconds, url,
+        cert_pem, key_pem, true,         admin_listen == NULL};
+    /* the console and admin API on a port of their own: two threads */
+    struct http_config ac = hc;
+    ac.host = admin_host;
+    ac.port = admin_port;
+    ac.threads = 2;
+    ac.serve_service = false;
+    ac.serve_admin = true;
     struct svc_config sc = {offset, (int)skew, NULL, NULL};
-    struct http_server *srv = NULL;
+    struct http_server *srv = NULL, *admin_srv = NULL;
     struct notifier *notifier = NULL;
-    int bound = 0;
+    int bound = 0, admin_bound = 0;
     char why[512] = "";
     enum vb_err e = notify_start(url, offset, (int)speedup, &notifier, why, sizeof why);
     if (!e) {
         sc.on_payment = notify_wake;
         sc.on_payment_ctx = notifier;
         e = http_start(&hc, &sc, &srv, &bound, why, sizeof why);
+    }
+    if (!e && admin_listen) {
+        e = http_start(&ac, &sc, &admin_srv, &admin_bound, why, sizeof why);
+        if (e)
+            http_stop(srv);
     }
     /* the private key is not kept in memory once the server has it */
     free_pem(key_pem);
@@ -186,14 +215,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "vabilld: %s\n", why[0] ? why : err_str(e));
         return 1;
     }
-    if (strchr(host, ':'))
-        printf("listening on [%s]:%d\n", host, bound);
-    else
-        printf("listening on %s:%d\n", host, bound);
+    print_listening("listening on", host, bound);
+    if (admin_srv)
+        print_listening("admin listening on", admin_host, admin_bound);
     fflush(stdout);
 
     int sig = 0;
     sigwait(&set, &sig);
+    http_stop(admin_srv);
     http_stop(srv);
     notify_stop(notifier);
     curl_global_cleanup();

@@ -34,6 +34,9 @@ class Demo(unittest.TestCase):
         self.assertIn("notification received (signature valid)", out)
         self.assertIn('"status": "paid"', out)
         self.assertIn('"outstanding_amount":"0.00"', out)
+        # the operator's token opens the admin API: the day's overview
+        self.assertRegex(out, r"vbo_[0-9a-f]{64}")
+        self.assertIn('"payments_today": {', out)
 
 
 if __name__ == "__main__":
