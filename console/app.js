@@ -361,6 +361,7 @@
       if (seq !== state.seq) return;
       if (flash) node.prepend(msg(flash));
       show(node);
+      main.dataset.shown = location.hash; /* which route the page shows: tests wait on it */
       document.title = page + ' · vabill console';
     } catch (e) {
       if (seq === state.seq) failed(e);

@@ -564,7 +564,7 @@ static int parse_input(struct run *r)
         at++;
     int rc;
     if (at < r->input_len && (r->input[at] == '{' || r->input[at] == '[')) {
-        /* jansson wants no BOM */
+        /* JSON text (RFC 8259) has no BOM: blank it out */
         if (at >= 3 && memcmp(r->input, "\xef\xbb\xbf", 3) == 0)
             memset(r->input, ' ', 3);
         rc = parse_json(r);

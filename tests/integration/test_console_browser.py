@@ -188,7 +188,8 @@ class Browse(ConsoleCase):
         b.wait_for("document.querySelector('#search')", "the invoice search")
         b.type("#search input[name=q]", self.va)
         b.key("Enter", 13, "\r")
-        b.wait_for("location.hash.includes(%s) && document.querySelectorAll('main tbody tr').length"
+        # the page is the search's once it has been drawn for this route
+        b.wait_for("(document.querySelector('main').dataset.shown || '').includes(%s)"
                    % js("q=" + self.va), "the search result")
         self.assertEqual(b.eval("document.querySelectorAll('main tbody tr').length"), 1)
         self.assertIn(DOC, self.text("main tbody"))
