@@ -189,6 +189,16 @@ static void throttle_fail(const char *client, int64_t now)
 
 /* ---- authentication ---- */
 
+/* No such token or session: 401; the store failed: 503.  Returns false. */
+static bool refuse(struct admin_reply *rp, enum vb_err e)
+{
+    if (e == ERR_NOTFOUND)
+        answer_unauthorized(rp);
+    else
+        answer_store_error(rp, e);
+    return false;
+}
+
 /* The operator behind the request, or false (and the reply says why). */
 static bool authenticate(struct store *st, const struct admin_request *rq, int64_t now,
                          struct who *who, struct admin_reply *rp)
@@ -204,13 +214,8 @@ static bool authenticate(struct store *st, const struct admin_request *rq, int64
         token_hash(tok, n, h);
         struct store_operator op;
         enum vb_err e = st->ops->operator_find(st, h, &op);
-        if (e) {
-            if (e == ERR_NOTFOUND)
-                answer_unauthorized(rp);
-            else
-                answer_store_error(rp, e);
-            return false;
-        }
+        if (e)
+            return refuse(rp, e);
         snprintf(who->operator_name, sizeof who->operator_name, "%s", op.name);
         return true;
     }
@@ -219,13 +224,8 @@ static bool authenticate(struct store *st, const struct admin_request *rq, int64
         token_hash(rq->cookie, strlen(rq->cookie), h);
         struct store_session sess;
         enum vb_err e = st->ops->session_get(st, h, now, &sess);
-        if (e) {
-            if (e == ERR_NOTFOUND)
-                answer_unauthorized(rp);
-            else
-                answer_store_error(rp, e);
-            return false;
-        }
+        if (e)
+            return refuse(rp, e);
         snprintf(who->operator_name, sizeof who->operator_name, "%s", sess.operator_name);
         snprintf(who->csrf, sizeof who->csrf, "%s", sess.csrf);
         who->by_cookie = true;

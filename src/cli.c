@@ -19,6 +19,20 @@ int cli_fail(int code, const char *fmt, ...)
     return code;
 }
 
+bool cli_name_valid(const char *s, size_t max, const char *also)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              strchr(also, c)))
+            return false;
+    }
+    return true;
+}
+
 int cli_check_key(const char *key)
 {
     if (key == NULL || *key == '\0')

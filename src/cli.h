@@ -9,6 +9,7 @@
 #define VABILL_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "store.h"
 
@@ -26,6 +27,10 @@ int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* A signature key as given on the command line: present, printable ASCII
  * without blanks, at most LIMIT_KEY.  0, or the exit code after a message. */
 int cli_check_key(const char *key);
+
+/* A name given on the command line: 1 to max bytes, each an ASCII letter,
+ * a digit, or one of the bytes in also (may be ""). */
+bool cli_name_valid(const char *s, size_t max, const char *also);
 
 /* Opens the store of --db / VABILL_DB; on failure prints why, returns EXIT_FAIL. */
 int cli_open_store(const struct global *g, struct store **out);

@@ -19,24 +19,9 @@
 #include "token.h"
 #include "va.h"
 
-/* 1 to LIMIT_OPERATOR_NAME of [A-Za-z0-9._-] */
-static bool operator_name_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > LIMIT_OPERATOR_NAME)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 static int check_operator_name(const char *name)
 {
-    if (!operator_name_valid(name))
+    if (!cli_name_valid(name, LIMIT_OPERATOR_NAME, "._-"))
         return cli_fail(EXIT_USAGE,
                         "operator name must be 1 to %d of letters, digits, '.', '_' and '-': %s",
                         LIMIT_OPERATOR_NAME, name);

@@ -46,19 +46,6 @@ static const char usage[] =
     "                         [--batch 500] [--out FILE.csv|FILE.json] [--resume JOURNAL]\n"
     "                         [--concurrency N] [--quiet] INPUT   (see vabill send --help)\n";
 
-static bool alnum_code(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > LIMIT_COMM_CODE)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
-            return false;
-    }
-    return true;
-}
-
 static int cmd_init(const struct global *g, int argc, char **argv)
 {
     (void)argv;
@@ -145,7 +132,7 @@ static int community_add(const struct global *g, int argc, char **argv)
     }
     if (code == NULL)
         return cli_fail(EXIT_USAGE, "community add needs a CODE");
-    if (!alnum_code(code))
+    if (!cli_name_valid(code, LIMIT_COMM_CODE, ""))
         return cli_fail(EXIT_FAIL, "community code must be 1 to 32 letters and digits: %s", code);
     rc = cli_check_key(key);
     if (rc)
