@@ -203,9 +203,7 @@ enum stmt_id {
     S_REQ_INSERT,
     S_SERIAL_GET,
     S_SERIAL_SET,
-    S_INV_INSERT,
-    S_INV_EXISTS,
-    S_VA_INSERT,
+    S_INV_MAX_ID,
     S_INV_GET,
     S_INV_VAS,
     S_BANKINFO_INSERT,
@@ -288,14 +286,9 @@ static const char *const sql[S_COUNT] = {
                      "created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     [S_SERIAL_GET] = "SELECT next_serial FROM community WHERE id = ?1",
     [S_SERIAL_SET] = "UPDATE community SET next_serial = ?2 WHERE id = ?1",
-    [S_INV_INSERT] =
-        "INSERT INTO invoice (community_id, doc_no, member_code, member_name, amount, "
-        "total_amount, number_of_installment, installment_amount, balance_payment_amount, "
-        "description, billing_date, serial, status, outstanding, accepted_at, expires_at, "
-        "rq_uuid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'open', ?5, ?13, "
-        "?14, ?15) ON CONFLICT (community_id, doc_no) DO NOTHING",
-    [S_INV_EXISTS] = "SELECT 1 FROM invoice WHERE community_id = ?1 AND doc_no = ?2",
-    [S_VA_INSERT] = "INSERT INTO va (bank_code, va_number, invoice_id) VALUES (?1, ?2, ?3)",
+    /* the ids the next invoices get: max + 1 is also what SQLite would
+     * choose for them (no AUTOINCREMENT) */
+    [S_INV_MAX_ID] = "SELECT coalesce(max(id), 0) FROM invoice",
     [S_INV_GET] = "SELECT i.id, c.code, i.doc_no, i.member_code, i.member_name, i.amount,"
                   " i.total_amount, i.number_of_installment, i.installment_amount,"
                   " i.balance_payment_amount, i.description, i.billing_date, i.status,"
@@ -468,10 +461,31 @@ struct shared {
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct shared *registry;
 
+/*
+ * The multi-row statements of the sendinvoice path.  A unit's rows go in
+ * chunks: as many of the largest size as fit, then smaller ones, so 500
+ * invoices take 7 + 6 + 4 statements instead of 500.  Each size is
+ * prepared once per connection.
+ */
+enum bulk_id {
+    B_LISTED,  /* which of these doc_nos the community already has */
+    B_INVOICE, /* INSERT of invoices with their ids and serials */
+    B_VA,      /* INSERT of VA numbers */
+    B_COUNT
+};
+static const int bulk_rows[] = {64, 8, 1}; /* descending; the last is 1 */
+#define NBULK_SIZES ((int)(sizeof bulk_rows / sizeof bulk_rows[0]))
+#define BULK_MAX    64
+/* parameters: ?1 community_id, ?2 accepted_at, ?3 expires_at, ?4 rq_uuid,
+ * then INV_ROW_PARAMS per row */
+#define INV_ROW_PARAMS 12
+#define VA_ROW_PARAMS  3
+
 struct sq {
     struct store base;
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
+    sqlite3_stmt *bulk[B_COUNT][NBULK_SIZES];
     struct shared *shared; /* NULL for an in-memory database */
 };
 
@@ -582,6 +596,9 @@ static void sq_close(struct store *base)
         return;
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(s->st[i]);
+    for (int k = 0; k < B_COUNT; k++)
+        for (int j = 0; j < NBULK_SIZES; j++)
+            sqlite3_finalize(s->bulk[k][j]);
     sqlite3_close(s->db);
     shared_put(s->shared);
     free(s);
@@ -634,6 +651,72 @@ static enum vb_err migrate(struct sq *s)
     return exec_sql(s, "COMMIT");
 }
 
+/* The text of a bulk statement for rows rows: only placeholders vary. */
+static enum vb_err bulk_text(enum bulk_id k, int rows, struct buf *b)
+{
+    enum vb_err e = ERR_OK;
+    switch (k) {
+    case B_LISTED:
+        e = buf_adds(b, "SELECT doc_no FROM invoice WHERE community_id = ?1 AND doc_no IN (");
+        for (int r = 0; !e && r < rows; r++)
+            e = buf_printf(b, "%s?%d", r ? ", " : "", r + 2);
+        if (!e)
+            e = buf_addc(b, ')');
+        break;
+    case B_INVOICE:
+        e = buf_adds(b, "INSERT INTO invoice (id, community_id, doc_no, member_code, member_name,"
+                        " amount, total_amount, number_of_installment, installment_amount,"
+                        " balance_payment_amount, description, billing_date, serial, status,"
+                        " outstanding, accepted_at, expires_at, rq_uuid) VALUES ");
+        for (int r = 0; !e && r < rows; r++) {
+            int p = 5 + r * INV_ROW_PARAMS;
+            e = buf_printf(b,
+                           "%s(?%d, ?1, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d,"
+                           " 'open', ?%d, ?2, ?3, ?4)",
+                           r ? ", " : "", p, p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8,
+                           p + 9, p + 10, p + 11, p + 4);
+        }
+        break;
+    case B_VA:
+        e = buf_adds(b, "INSERT INTO va (bank_code, va_number, invoice_id) VALUES ");
+        for (int r = 0; !e && r < rows; r++) {
+            int p = 1 + r * VA_ROW_PARAMS;
+            e = buf_printf(b, "%s(?%d, ?%d, ?%d)", r ? ", " : "", p, p + 1, p + 2);
+        }
+        break;
+    default:
+        e = ERR_INVALID;
+    }
+    return e;
+}
+
+static enum vb_err bulk_prepare(struct sq *s, enum bulk_id k, int j)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    enum vb_err e = bulk_text(k, bulk_rows[j], &b);
+    if (!e)
+        e = buf_addc(&b, '\0');
+    if (!e) {
+        int rc =
+            sqlite3_prepare_v3(s->db, b.p, -1, SQLITE_PREPARE_PERSISTENT, &s->bulk[k][j], NULL);
+        if (rc != SQLITE_OK)
+            e = fail(s, rc);
+    }
+    buf_free(&b);
+    return e;
+}
+
+/* The bulk statement for the next chunk of left (> 0) rows, and its size. */
+static sqlite3_stmt *bulk_stmt(struct sq *s, enum bulk_id k, size_t left, int *rows)
+{
+    int j = 0;
+    while ((size_t)bulk_rows[j] > left)
+        j++;
+    *rows = bulk_rows[j];
+    return s->bulk[k][j];
+}
+
 static enum vb_err sq_open(const char *path, struct store **out, char *why, size_t whylen)
 {
     struct sq *s = calloc(1, sizeof *s);
@@ -675,6 +758,9 @@ static enum vb_err sq_open(const char *path, struct store **out, char *why, size
         if (rc != SQLITE_OK)
             err = fail(s, rc);
     }
+    for (int k = 0; !err && k < B_COUNT; k++)
+        for (int j = 0; !err && j < NBULK_SIZES; j++)
+            err = bulk_prepare(s, (enum bulk_id)k, j);
 out:
     if (err) {
         snprintf(why, whylen, "%s: %s", path, s->base.errmsg[0] ? s->base.errmsg : err_str(err));
@@ -956,55 +1042,124 @@ static void bind_opt_text(sqlite3_stmt *st, int col, const char *p, size_t n)
         sqlite3_bind_null(st, col);
 }
 
-/* Stores one accepted invoice and its VA numbers; OUT_LISTED when the
- * community already has its doc_no (the unique constraint decides). */
-static enum vb_err insert_invoice(struct sq *s, const struct store_unit *u,
-                                  const struct invoice *inv, int64_t serial, struct store_result *r)
+/* Marks OUT_LISTED every checked invoice of u whose doc_no the community
+ * already has.  Exact: the caller holds the write transaction, and a
+ * unit's doc_nos are distinct (0011). */
+static enum vb_err mark_listed(struct sq *s, struct store_unit *u, size_t nvalid)
+{
+    size_t i = 0;
+    while (nvalid > 0) {
+        int rows;
+        sqlite3_stmt *st = bulk_stmt(s, B_LISTED, nvalid, &rows);
+        size_t idx[BULK_MAX];
+        sqlite3_bind_int64(st, 1, u->comm->id);
+        for (int r = 0; r < rows; i++) {
+            if (u->res[i].outcome == OUT_REFUSED)
+                continue;
+            const struct invoice *inv = &u->inv[i];
+            sqlite3_bind_text(st, r + 2, inv->doc_no, (int)inv->doc_no_len, SQLITE_STATIC);
+            idx[r++] = i;
+        }
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const void *d = sqlite3_column_blob(st, 0);
+            size_t dn = (size_t)sqlite3_column_bytes(st, 0);
+            for (int r = 0; r < rows; r++) {
+                const struct invoice *inv = &u->inv[idx[r]];
+                if (inv->doc_no_len == dn && memcmp(inv->doc_no, d, dn) == 0)
+                    u->res[idx[r]].outcome = OUT_LISTED;
+            }
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return fail(s, rc);
+        nvalid -= (size_t)rows;
+    }
+    return ERR_OK;
+}
+
+/* INSERTs the nacc accepted invoices of u (ids and serials already in
+ * u->res).  The unique constraints still stand guard: a conflict fails the
+ * unit. */
+static enum vb_err insert_invoices(struct sq *s, const struct store_unit *u, size_t nacc)
 {
     const struct store_community *c = u->comm;
-    sqlite3_stmt *st = stmt(s, S_INV_INSERT);
-    sqlite3_bind_int64(st, 1, c->id);
-    sqlite3_bind_text(st, 2, inv->doc_no, (int)inv->doc_no_len, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, inv->member_code, (int)inv->member_code_len, SQLITE_STATIC);
-    bind_opt_text(st, 4, inv->member_name, inv->member_name_len);
-    sqlite3_bind_int64(st, 5, inv->amount);
-    sqlite3_bind_int64(st, 6, inv->total_amount);
-    sqlite3_bind_int(st, 7, inv->number_of_installment);
-    sqlite3_bind_int64(st, 8, inv->installment_amount);
-    if (inv->has_balance)
-        sqlite3_bind_int64(st, 9, inv->balance_payment_amount);
-    else
-        sqlite3_bind_null(st, 9);
-    bind_opt_text(st, 10, inv->description, inv->description_len);
-    sqlite3_bind_int(st, 11, inv->billing_date);
-    sqlite3_bind_int64(st, 12, serial);
-    sqlite3_bind_int64(st, 13, u->now);
-    sqlite3_bind_int64(st, 14, u->now + (int64_t)c->va_ttl_min * 60);
-    sqlite3_bind_text(st, 15, u->rq_uuid, (int)u->rq_uuid_len, SQLITE_STATIC);
-    enum vb_err e = exec_stmt(s, st);
-    if (e)
-        return e;
-    if (sqlite3_changes(s->db) == 0) {
-        r->outcome = OUT_LISTED;
-        return ERR_OK;
-    }
-    r->outcome = OUT_ACCEPTED;
-    r->id = sqlite3_last_insert_rowid(s->db);
-    r->serial = serial;
-    for (size_t b = 0; b < c->nbanks; b++) {
-        char va[VA_MAX];
-        if (!va_format(c->banks[b].prefix, c->va_length, serial, va)) {
-            snprintf(s->base.errmsg, sizeof s->base.errmsg, "serial %lld does not fit bank %s",
-                     (long long)serial, c->banks[b].bank_code);
-            return ERR_STORE;
+    size_t i = 0;
+    while (nacc > 0) {
+        int rows;
+        sqlite3_stmt *st = bulk_stmt(s, B_INVOICE, nacc, &rows);
+        sqlite3_bind_int64(st, 1, c->id);
+        sqlite3_bind_int64(st, 2, u->now);
+        sqlite3_bind_int64(st, 3, u->now + (int64_t)c->va_ttl_min * 60);
+        sqlite3_bind_text(st, 4, u->rq_uuid, (int)u->rq_uuid_len, SQLITE_STATIC);
+        for (int r = 0; r < rows; i++) {
+            const struct store_result *res = &u->res[i];
+            if (res->outcome != OUT_ACCEPTED)
+                continue;
+            const struct invoice *inv = &u->inv[i];
+            int p = 5 + r * INV_ROW_PARAMS;
+            sqlite3_bind_int64(st, p, res->id);
+            sqlite3_bind_text(st, p + 1, inv->doc_no, (int)inv->doc_no_len, SQLITE_STATIC);
+            sqlite3_bind_text(st, p + 2, inv->member_code, (int)inv->member_code_len,
+                              SQLITE_STATIC);
+            bind_opt_text(st, p + 3, inv->member_name, inv->member_name_len);
+            sqlite3_bind_int64(st, p + 4, inv->amount);
+            sqlite3_bind_int64(st, p + 5, inv->total_amount);
+            sqlite3_bind_int(st, p + 6, inv->number_of_installment);
+            sqlite3_bind_int64(st, p + 7, inv->installment_amount);
+            if (inv->has_balance)
+                sqlite3_bind_int64(st, p + 8, inv->balance_payment_amount);
+            else
+                sqlite3_bind_null(st, p + 8);
+            bind_opt_text(st, p + 9, inv->description, inv->description_len);
+            sqlite3_bind_int(st, p + 10, inv->billing_date);
+            sqlite3_bind_int64(st, p + 11, res->serial);
+            r++;
         }
-        st = stmt(s, S_VA_INSERT);
-        sqlite3_bind_text(st, 1, c->banks[b].bank_code, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, va, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 3, r->id);
-        e = exec_stmt(s, st);
+        enum vb_err e = exec_stmt(s, st);
         if (e)
             return e;
+        nacc -= (size_t)rows;
+    }
+    return ERR_OK;
+}
+
+/* INSERTs the VA numbers of the nacc accepted invoices of u: one per bank
+ * channel, all with the invoice's serial. */
+static enum vb_err insert_vas(struct sq *s, const struct store_unit *u, size_t nacc)
+{
+    const struct store_community *c = u->comm;
+    size_t left = nacc * c->nbanks;
+    size_t i = 0, b = 0; /* the next invoice and bank channel */
+    char va[BULK_MAX][VA_MAX];
+    while (left > 0) {
+        int rows;
+        sqlite3_stmt *st = bulk_stmt(s, B_VA, left, &rows);
+        for (int r = 0; r < rows;) {
+            const struct store_result *res = &u->res[i];
+            if (res->outcome != OUT_ACCEPTED) {
+                i++;
+                continue;
+            }
+            if (!va_format(c->banks[b].prefix, c->va_length, res->serial, va[r])) {
+                snprintf(s->base.errmsg, sizeof s->base.errmsg, "serial %lld does not fit bank %s",
+                         (long long)res->serial, c->banks[b].bank_code);
+                return ERR_STORE;
+            }
+            int p = 1 + r * VA_ROW_PARAMS;
+            sqlite3_bind_text(st, p, c->banks[b].bank_code, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, p + 1, va[r], -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, p + 2, res->id);
+            r++;
+            if (++b == c->nbanks) {
+                b = 0;
+                i++;
+            }
+        }
+        enum vb_err e = exec_stmt(s, st);
+        if (e)
+            return e;
+        left -= (size_t)rows;
     }
     return ERR_OK;
 }
@@ -1043,31 +1198,50 @@ static enum vb_err apply_unit(struct sq *s, struct store_unit *u)
         return fail(s, rc);
     int64_t limit = max_serial(u->comm);
 
+    size_t nvalid = 0;
     for (size_t i = 0; i < u->n; i++) {
-        const struct invoice *inv = &u->inv[i];
-        struct store_result *r = &u->res[i];
-        memset(r, 0, sizeof *r);
-        if (inv->fail.code) {
-            r->outcome = OUT_REFUSED;
-            continue;
+        memset(&u->res[i], 0, sizeof u->res[i]);
+        /* OUT_ACCEPTED for now: a candidate until listed or exhausted */
+        if (u->inv[i].fail.code) {
+            u->res[i].outcome = OUT_REFUSED;
+        } else {
+            u->res[i].outcome = OUT_ACCEPTED;
+            nvalid++;
         }
-        if (serial > limit) {
-            st = stmt(s, S_INV_EXISTS);
-            sqlite3_bind_int64(st, 1, u->comm->id);
-            sqlite3_bind_text(st, 2, inv->doc_no, (int)inv->doc_no_len, SQLITE_STATIC);
-            rc = sqlite3_step(st);
-            sqlite3_reset(st);
-            if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                return fail(s, rc);
-            r->outcome = rc == SQLITE_ROW ? OUT_LISTED : OUT_EXHAUSTED;
-            continue;
-        }
-        e = insert_invoice(s, u, inv, serial, r);
-        if (e)
-            return e;
-        if (r->outcome == OUT_ACCEPTED)
-            serial++;
     }
+    e = mark_listed(s, u, nvalid);
+    if (e)
+        return e;
+    st = stmt(s, S_INV_MAX_ID);
+    rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return fail(s, rc);
+    if (id > INT64_MAX - (int64_t)u->n) {
+        snprintf(s->base.errmsg, sizeof s->base.errmsg, "invoice ids used up");
+        return ERR_STORE;
+    }
+    /* outcomes in request order: a listed doc_no is 0002 even when the
+     * serials are used up */
+    size_t nacc = 0;
+    for (size_t i = 0; i < u->n; i++) {
+        struct store_result *r = &u->res[i];
+        if (r->outcome != OUT_ACCEPTED)
+            continue; /* refused or listed */
+        if (serial > limit) {
+            r->outcome = OUT_EXHAUSTED;
+            continue;
+        }
+        r->id = ++id;
+        r->serial = serial++;
+        nacc++;
+    }
+    e = insert_invoices(s, u, nacc);
+    if (!e)
+        e = insert_vas(s, u, nacc);
+    if (e)
+        return e;
     st = stmt(s, S_SERIAL_SET);
     sqlite3_bind_int64(st, 1, u->comm->id);
     sqlite3_bind_int64(st, 2, serial);

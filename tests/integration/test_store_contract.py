@@ -27,7 +27,7 @@ class StoreContract(unittest.TestCase):
         env = dict(os.environ, VABILL_STORE_URL=url)
         r = subprocess.run([CONTRACT], capture_output=True, text=True, timeout=540, env=env)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("[  PASSED  ] 10 test(s).", r.stdout + r.stderr)
+        self.assertIn("[  PASSED  ] 11 test(s).", r.stdout + r.stderr)
 
 
 if __name__ == "__main__":

@@ -1011,6 +1011,100 @@ static void notifications(void **state)
     free(att);
 }
 
+/* One unit of n invoices "<tag><k>" (k from keys) of community code, where
+ * refused[i] marks an invoice whose fields failed; outcomes into res. */
+static void send_mixed(const char *code, const char *rq_uuid, const int *keys, const bool *refused,
+                       size_t n, struct store_result *res)
+{
+    struct store_community c;
+    assert_int_equal(st->ops->community_get(st, code, &c), ERR_OK);
+    struct invoice *inv = calloc(n, sizeof *inv);
+    char(*doc)[16] = calloc(n, sizeof *doc);
+    assert_non_null(inv);
+    assert_non_null(doc);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(doc[i], sizeof doc[i], "MX%05d", keys[i]);
+        inv[i].doc_no = doc[i];
+        inv[i].doc_no_len = strlen(doc[i]);
+        inv[i].member_code = "M1";
+        inv[i].member_code_len = 2;
+        inv[i].amount = inv[i].total_amount = inv[i].installment_amount = 100;
+        inv[i].number_of_installment = 1;
+        inv[i].billing_date = 5;
+        if (refused[i])
+            inv[i].fail.code = "0003";
+    }
+    struct store_unit u;
+    memset(&u, 0, sizeof u);
+    u.comm = &c;
+    u.rq_uuid = rq_uuid;
+    u.rq_uuid_len = strlen(rq_uuid);
+    u.now = T0;
+    u.inv = inv;
+    u.n = n;
+    u.render = render_unit;
+    u.res = res;
+    buf_init(&u.response, 1 << 20);
+    struct store_unit *units[] = {&u};
+    assert_int_equal(st->ops->commit_units(st, units, 1), ERR_OK);
+    assert_int_equal(u.status, UNIT_COMMITTED);
+    buf_free(&u.response);
+    free(doc);
+    free(inv);
+    store_community_wipe(&c);
+}
+
+/* Outcomes of big units whose invoices are a mix of new, already listed
+ * and refused ones, across the backends' statement chunks: serials in
+ * request order for the accepted ones only, listed before exhausted, and
+ * every accepted invoice stored with its VA numbers. */
+static void unit_outcomes_mixed(void **state)
+{
+    (void)state;
+    /* 12-digit prefix, length 16: serial width 3, serials 1-999 */
+    const char *banks[][2] = {{"008", "123456789012"}, {"009", "223456789012"}};
+    add_community("CTMIX", banks, 2, 60, "", false);
+    enum { N = LIMIT_INVOICES, NKEYS = 2600 };
+    static bool stored[NKEYS];
+    int keys[N];
+    bool refused[N];
+    struct store_result res[N];
+    int64_t serial = 1, last_id = 0;
+    for (int unit = 0; unit < 3; unit++) {
+        /* unit 0: keys 0, 3, 6, ...; unit 1: 0, 1, 2, ... (a third already
+         * listed); unit 2: listed ones and new ones taking turns, the
+         * serials running out (999) inside the unit */
+        for (int i = 0; i < N; i++) {
+            keys[i] = unit == 0 ? 3 * i : unit == 1 || i % 2 == 0 ? i : 2000 + i;
+            refused[i] = i % (7 + unit * 4) == 3 + unit;
+        }
+        char rq[16];
+        snprintf(rq, sizeof rq, "mix-%d", unit);
+        send_mixed("CTMIX", rq, keys, refused, N, res);
+        for (int i = 0; i < N; i++) {
+            if (refused[i]) {
+                assert_int_equal(res[i].outcome, OUT_REFUSED);
+            } else if (stored[keys[i]]) {
+                assert_int_equal(res[i].outcome, OUT_LISTED);
+            } else if (serial <= 999) {
+                assert_int_equal(res[i].outcome, OUT_ACCEPTED);
+                assert_int_equal(res[i].serial, serial++);
+                assert_true(res[i].id > last_id);
+                last_id = res[i].id;
+                stored[keys[i]] = true;
+                char va[LIMIT_VA_NUMBER_DIGITS + 1], doc[16], want[8];
+                snprintf(doc, sizeof doc, "MX%05d", keys[i]);
+                va_of("CTMIX", doc, "009", va);
+                snprintf(want, sizeof want, "%03lld", (long long)res[i].serial);
+                assert_memory_equal(va + 12, want, 3);
+            } else {
+                assert_int_equal(res[i].outcome, OUT_EXHAUSTED);
+            }
+        }
+    }
+    assert_true(serial > 999);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1024,6 +1118,7 @@ int main(void)
         cmocka_unit_test(report_payments),
         cmocka_unit_test(overview),
         cmocka_unit_test(notifications),
+        cmocka_unit_test(unit_outcomes_mixed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
