@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import PATH, VABILLD, Server, add_community, invoice, request_fields
+from harness import PATH, VABILLD, Server, add_community, cli, invoice, request_fields
 import urllib.parse
 
 
@@ -29,6 +29,8 @@ class Tls(unittest.TestCase):
         cls.cert, cls.key = make_cert(cls.tmp)
         cls.db = os.path.join(cls.tmp, "vabill.db")
         add_community(cls.db)
+        out = cli("operator", "add", "tls-ops", db=cls.db).stdout
+        cls.token = [w for w in out.split() if w.startswith("vbo_")][0]
         cls.server = Server(cls.db, ("--tls-cert", cls.cert, "--tls-key", cls.key))
 
     @classmethod
@@ -57,6 +59,22 @@ class Tls(unittest.TestCase):
         # the same request again replays, over TLS too
         st, again = self.https(json.dumps(fields), "application/json")
         self.assertEqual(again, body)
+
+    def test_console_cookie_is_secure_under_tls(self):
+        ctx = ssl.create_default_context(cafile=self.cert)
+        c = http.client.HTTPSConnection(self.server.host, self.server.port, context=ctx,
+                                        timeout=30)
+        try:
+            c.request("POST", "/admin/api/login", json.dumps({"token": self.token}),
+                      {"Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+            parts = [p.strip() for p in r.getheader("Set-Cookie").split(";")]
+            for attr in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/"):
+                self.assertIn(attr, parts)
+        finally:
+            c.close()
 
     def test_plain_http_is_refused(self):
         c = http.client.HTTPConnection(self.server.host, self.server.port, timeout=10)
