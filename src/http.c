@@ -132,28 +132,43 @@ static void pool_give(struct pool *p, struct store *s)
     pthread_mutex_unlock(&p->mu);
 }
 
-static enum MHD_Result send_bytes(struct MHD_Connection *c, struct req *r, int status,
-                                  const char *type, struct buf *b, bool replayed)
+/* A response that takes over b's bytes (freed with the response); NULL
+ * when memory runs out. */
+static struct MHD_Response *response_from(struct buf *b)
 {
     size_t len = 0;
     char *p = buf_steal(b, &len);
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         len, p ? p : (char *)"", p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (resp == NULL) {
+    if (resp == NULL)
         free(p);
+    return resp;
+}
+
+/* Queues resp as the request's answer. */
+static enum MHD_Result queue(struct MHD_Connection *c, struct req *r, int status,
+                             struct MHD_Response *resp)
+{
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    r->answered = true;
+    r->status = status;
+    return rc;
+}
+
+static enum MHD_Result send_bytes(struct MHD_Connection *c, struct req *r, int status,
+                                  const char *type, struct buf *b, bool replayed)
+{
+    struct MHD_Response *resp = response_from(b);
+    if (resp == NULL)
         return MHD_NO;
-    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     if (replayed)
         MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     if (status == 405)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
                                 r->route == R_SERVICE ? "POST" : "GET");
-    enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    r->answered = true;
-    r->status = status;
-    return rc;
+    return queue(c, r, status, resp);
 }
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, struct req *r)
@@ -227,18 +242,10 @@ static const char *const security_headers[][2] = {
 static enum MHD_Result send_admin(struct MHD_Connection *c, struct req *r)
 {
     struct admin_reply *a = &r->admin;
-    struct MHD_Response *resp;
-    if (a->fixed) {
-        resp =
-            MHD_create_response_from_buffer(a->fixed_len, (void *)a->fixed, MHD_RESPMEM_PERSISTENT);
-    } else {
-        size_t len = 0;
-        char *p = buf_steal(&a->body, &len);
-        resp = MHD_create_response_from_buffer(len, p ? p : (char *)"",
-                                               p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-        if (resp == NULL)
-            free(p);
-    }
+    struct MHD_Response *resp =
+        a->fixed ? MHD_create_response_from_buffer(a->fixed_len, (void *)a->fixed,
+                                                   MHD_RESPMEM_PERSISTENT)
+                 : response_from(&a->body);
     if (resp == NULL)
         return MHD_NO;
     if (a->status != 204 && a->status != 301)
@@ -249,11 +256,7 @@ static enum MHD_Result send_admin(struct MHD_Connection *c, struct req *r)
                             a->fixed ? "no-cache" : "no-store");
     for (size_t i = 0; i < a->nheaders; i++)
         MHD_add_response_header(resp, a->headers[i].name, a->headers[i].value);
-    enum MHD_Result rc = MHD_queue_response(c, (unsigned)a->status, resp);
-    MHD_destroy_response(resp);
-    r->answered = true;
-    r->status = a->status;
-    return rc;
+    return queue(c, r, a->status, resp);
 }
 
 static const char *admin_arg(void *ctx, const char *name)
