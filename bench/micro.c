@@ -20,14 +20,14 @@
  *                                  invoice_json_members + fields_check_invoice
  *                                  for every invoice (steps 9-11)
  *              st_render           resp_batch, every invoice accepted (the
- *                                  answer the store renders in its
- *                                  transaction)
+ *                                  record the store keeps, then the answer
+ *                                  rendered from it)
  *            This mirrors service.c's order; it is a copy of its call
  *            sequence, not a call of svc_sendinvoice.
  *   store    the storage step alone: store_ops.commit_units for one unit of
  *            --batch already-checked invoices (struct invoice built directly),
- *            which includes resp_batch (rendered inside the transaction), the
- *            INSERTs of invoices, VA numbers and the answer, and COMMIT.
+ *            which includes resp_record (made inside the transaction), the
+ *            INSERTs of invoices, VA numbers and the record, and COMMIT.
  *   service  svc_sendinvoice with the store: the whole in-process path
  *            (decode, validate, community lookup, remembered-answer lookup,
  *            commit), i.e. everything vabilld does for a request except HTTP,
@@ -432,7 +432,7 @@ static NOINLINE void store_batch(struct store *st, const struct store_community 
     u.inv = b->inv;
     u.n = (size_t)batch;
     u.res = b->res;
-    u.render = resp_batch;
+    u.render = resp_record;
     u.render_ctx = &offset;
     buf_init(&u.response, SIZE_MAX / 2);
     struct store_unit *units[1] = {&u};

@@ -7,8 +7,8 @@
  * then store_ops.commit_units with --units-per-commit units of 500
  * invoices each, one transaction (and one fsync) per call.  Every unit is
  * what a real request leaves behind: its invoices, two VA rows each (banks
- * 008 and 009), serials from the community's counter, and its remembered
- * answer rendered by resp_batch (~350 KB per 500 invoices).  So the seeded
+ * 008 and 009), serials from the community's counter, and the record of its
+ * answer made by resp_record (~20 KB per 500 invoices).  So the seeded
  * database has the shape, indexes and size vabilld would have produced,
  * and stays correct if store_sqlite.c's schema changes.
  *
@@ -93,7 +93,7 @@ static void fill_unit(struct unit_mem *m, const struct store_community *c, long 
     u->inv = m->inv;
     u->n = (size_t)n;
     u->res = m->res;
-    u->render = resp_batch;
+    u->render = resp_record;
     u->render_ctx = &offset;
     buf_init(&u->response, SIZE_MAX / 2);
 }

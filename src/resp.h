@@ -19,6 +19,10 @@
 void resp_head(struct buf *out, const char *rq_uuid, size_t rq_uuid_len, int64_t now,
                int utc_offset_min, const struct fail *f);
 
+/* The same with rs_datetime already formatted (DT_LEN characters). */
+void resp_head_at(struct buf *out, const char *rq_uuid, size_t rq_uuid_len, const char *rs,
+                  const struct fail *f);
+
 /* A failure of a SPEC 5 service: the four head members only. */
 enum vb_err resp_short_failure(struct buf *out, const char *rq_uuid, size_t rq_uuid_len,
                                int64_t now, int utc_offset_min, const struct fail *f);
@@ -28,8 +32,24 @@ enum vb_err resp_short_failure(struct buf *out, const char *rq_uuid, size_t rq_u
 enum vb_err resp_failure(struct buf *out, const char *rq_uuid, size_t rq_uuid_len, int64_t now,
                          int utc_offset_min, const struct fail *f);
 
-/* The 0000 answer of a unit whose outcomes are known (the store's render
- * callback).  u->render_ctx points to an int: the UTC offset in minutes. */
+/*
+ * What the store remembers of a 0000 batch answer: not the answer (~700
+ * bytes per invoice, most of a batch's writes) but a record of what it says
+ * (~40 bytes per invoice: each doc_no with its outcome, id, serial and
+ * description or failure; the banks, the times).  The store's render
+ * callback for a unit whose outcomes are known; u->render_ctx points to an
+ * int, the UTC offset in minutes.  Cheap enough for the write lock.
+ */
+enum vb_err resp_record(struct store_unit *u, struct buf *out);
+
+/* Appends the answer a stored record stands for, or a stored answer
+ * itself (JSON, as older versions stored it).  The answer depends on the
+ * record alone, so a replay is the first answer byte for byte.  ERR_STORE
+ * when the bytes are neither. */
+enum vb_err resp_from_stored(const void *stored, size_t n, struct buf *out);
+
+/* The 0000 answer of a unit whose outcomes are known: resp_record, then
+ * resp_from_stored, so an answer is always rendered from its record. */
 enum vb_err resp_batch(struct store_unit *u, struct buf *out);
 
 #endif

@@ -211,6 +211,21 @@ static void count_outcomes(struct job *j)
     }
 }
 
+/* The 0000 answer of a batch from what the store remembers of it. */
+static void answer_stored(struct job *j, const struct buf *stored, bool replayed)
+{
+    struct svc_reply *r = j->reply;
+    buf_reset(&r->body);
+    enum vb_err e = resp_from_stored(stored->p, stored->len, &r->body);
+    if (e) {
+        fail_system(j, e == ERR_STORE ? "a stored answer is unreadable" : err_str(e));
+        return;
+    }
+    r->http_status = 200;
+    r->replayed = replayed;
+    snprintf(r->error_code, sizeof r->error_code, "%s", CODE_SUCCESS);
+}
+
 /* Steps 4 to 11 once the fields are well formed. */
 static void process(struct job *j, const struct rq_values *rq)
 {
@@ -259,17 +274,18 @@ static void process(struct job *j, const struct rq_values *rq)
         fail_system(j, "cannot hash the payload");
         return;
     }
-    e = j->st->ops->request_get(j->st, j->comm.id, rq->rq_uuid, rq->rq_uuid_len, stored, &r->body);
+    struct buf rec;
+    buf_init(&rec, SIZE_MAX / 2);
+    e = j->st->ops->request_get(j->st, j->comm.id, rq->rq_uuid, rq->rq_uuid_len, stored, &rec);
     if (e == ERR_OK) {
-        if (memcmp(hash, stored, STORE_HASH_LEN) == 0) {
-            r->http_status = 200;
-            r->replayed = true;
-            snprintf(r->error_code, sizeof r->error_code, "%s", CODE_SUCCESS);
-        } else {
+        if (memcmp(hash, stored, STORE_HASH_LEN) == 0)
+            answer_stored(j, &rec, true);
+        else
             fail_named(j, CODE_DUP_REQUEST, NULL);
-        }
+        buf_free(&rec);
         return;
     }
+    buf_free(&rec);
     if (e != ERR_NOTFOUND) {
         fail_system(j, j->st->errmsg);
         return;
@@ -302,7 +318,7 @@ static void process(struct job *j, const struct rq_values *rq)
     u.inv = j->inv;
     u.n = j->ninv;
     u.res = j->res;
-    u.render = resp_batch;
+    u.render = resp_record;
     u.render_ctx = &offset;
     buf_init(&u.response, SIZE_MAX / 2);
     struct store_unit *units[1] = {&u};
@@ -312,21 +328,16 @@ static void process(struct job *j, const struct rq_values *rq)
         count_outcomes(j);
         /* fall through */
     case UNIT_REPLAY:
-        buf_free(&r->body);
-        r->body = u.response;
-        r->http_status = 200;
-        r->replayed = u.status == UNIT_REPLAY;
-        snprintf(r->error_code, sizeof r->error_code, "%s", CODE_SUCCESS);
-        return;
+        answer_stored(j, &u.response, u.status == UNIT_REPLAY);
+        break;
     case UNIT_CONFLICT:
-        buf_free(&u.response);
         fail_named(j, CODE_DUP_REQUEST, NULL);
-        return;
+        break;
     case UNIT_FAILED:
-        buf_free(&u.response);
         fail_system(j, j->st->errmsg[0] ? j->st->errmsg : err_str(u.err));
-        return;
+        break;
     }
+    buf_free(&u.response);
 }
 
 void svc_sendinvoice(const struct svc_config *cfg, struct store *st, enum req_kind kind,

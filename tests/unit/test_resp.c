@@ -305,6 +305,73 @@ static void batch_all_failed_and_offset(void **state)
     buf_free(&b);
 }
 
+/* The store keeps a record, not the answer: the answer rendered from it is
+ * the same bytes, a small fraction of the size; an answer stored whole by an
+ * older version comes back as it is; damaged bytes are refused, never
+ * read past. */
+static void stored_records(void **state)
+{
+    (void)state;
+    struct store_community c;
+    community(&c);
+    struct invoice inv[3];
+    invoice(&inv[0], "INVZSKSK022", "listed already");
+    invoice(&inv[1], "INVZSKSK023", "VA Payment Test");
+    invoice(&inv[2], "INV\"BAD", NULL);
+    inv[2].fail = (struct fail){CODE_FORMAT, "Amount", 6};
+    struct store_result res[3] = {
+        {OUT_LISTED, 0, 0},
+        {OUT_ACCEPTED, 123, 1234},
+        {OUT_REFUSED, 0, 0},
+    };
+    int offset = WIB;
+    struct store_unit u;
+    unit(&u, &c, inv, res, 3, &offset);
+    struct buf rec, answer, again;
+    buf_init(&rec, 1 << 20);
+    buf_init(&answer, 1 << 20);
+    buf_init(&again, 1 << 20);
+    assert_int_equal(resp_record(&u, &rec), ERR_OK);
+    assert_int_equal(resp_batch(&u, &answer), ERR_OK);
+    assert_int_equal(resp_from_stored(rec.p, rec.len, &again), ERR_OK);
+    assert_int_equal(again.len, answer.len);
+    assert_memory_equal(again.p, answer.p, answer.len);
+    assert_true(rec.len * 4 < answer.len);
+
+    /* an answer stored whole */
+    buf_reset(&again);
+    assert_int_equal(resp_from_stored(answer.p, answer.len, &again), ERR_OK);
+    assert_int_equal(again.len, answer.len);
+    assert_memory_equal(again.p, answer.p, answer.len);
+
+    /* every truncation, a byte too many, an unknown version, nothing */
+    for (size_t n = 0; n < rec.len; n++) {
+        buf_reset(&again);
+        assert_int_equal(resp_from_stored(rec.p, n, &again), ERR_STORE);
+    }
+    buf_addc(&rec, 0);
+    buf_reset(&again);
+    assert_int_equal(resp_from_stored(rec.p, rec.len, &again), ERR_STORE);
+    rec.p[0] = 2;
+    assert_int_equal(resp_from_stored(rec.p, rec.len - 1, &again), ERR_STORE);
+    /* an outcome that does not exist: version, the two times, rq_uuid "U",
+     * no bank, va_length 16, one invoice: outcome 9, doc_no "D" */
+    char bad[] = "\x01"
+                 "2026-11-24 10:00:01"
+                 "2026-12-24 10:00:01"
+                 "\x01U\x00\x10\x01\x09\x01"
+                 "D";
+    size_t nbad = sizeof bad - 1;
+    assert_int_equal(resp_from_stored(bad, nbad, &again), ERR_STORE);
+    bad[nbad - 3] = OUT_LISTED;
+    buf_reset(&again);
+    assert_int_equal(resp_from_stored(bad, nbad, &again), ERR_OK);
+    assert_non_null(strstr(again.p, "\"D\":{\"error_code\":\"0002\""));
+    buf_free(&rec);
+    buf_free(&answer);
+    buf_free(&again);
+}
+
 struct msg_case {
     const char *code;
     const char *what;
@@ -405,6 +472,7 @@ int main(void)
         cmocka_unit_test(batch_spec_example),
         cmocka_unit_test(batch_other_outcomes),
         cmocka_unit_test(batch_all_failed_and_offset),
+        cmocka_unit_test(stored_records),
         cmocka_unit_test(messages),
         cmocka_unit_test(code_macros),
     };
