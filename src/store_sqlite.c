@@ -124,8 +124,7 @@ static const char *const migrations[] = {
     " ADD COLUMN old_key_until INTEGER NOT NULL DEFAULT 0;",
     /* 4: operators of the console and admin API, their sessions, the
      * delivery attempts of notifications, and the indexes of the console's
-     * searches and reports (issue 9).  No index on va: a search by VA
-     * number probes its primary key once per bank. */
+     * searches and reports (issue 9). */
     "CREATE TABLE operator ("
     " name TEXT PRIMARY KEY,"
     " token_hash BLOB NOT NULL UNIQUE,"
@@ -151,6 +150,11 @@ static const char *const migrations[] = {
     "CREATE INDEX payment_paid ON payment(paid_at);",
     /* 5: the status CHECKs as comparisons: rewrite_status_checks() */
     "",
+    /* 6: VA numbers are derived from channel and serial (VA_INVOICE), not
+     * stored: two b-tree inserts per VA number were half of a batch's
+     * storage step */
+    "DROP INDEX va_invoice;"
+    "DROP TABLE va;",
 };
 #define NMIGRATIONS             ((int)(sizeof migrations / sizeof migrations[0]))
 #define MIGRATION_STATUS_CHECKS 5
@@ -278,6 +282,27 @@ enum stmt_id {
     S_COUNT
 };
 
+/*
+ * VA numbers are not stored: a VA number is its channel's prefix, the
+ * invoice's serial and a check digit (SPEC 2), channels are fixed when a
+ * community is added, and on one bank no prefix starts another.  So
+ * (bank_code, va_number) names one channel at most, among those whose
+ * prefix is one of the VA number's first 1..LIMIT_PREFIX digits, and the
+ * serial in it names one invoice of that channel's community
+ * (va_serial(): NULL unless the VA number is exactly what va_format makes).
+ */
+#if LIMIT_PREFIX != 12
+#error "VA_PREFIXES lists LIMIT_PREFIX prefixes"
+#endif
+#define VA_PREFIXES(p)                                                                             \
+    "substr(" p ", 1, 1), substr(" p ", 1, 2), substr(" p ", 1, 3), substr(" p ", 1, 4),"          \
+    " substr(" p ", 1, 5), substr(" p ", 1, 6), substr(" p ", 1, 7), substr(" p ", 1, 8),"         \
+    " substr(" p ", 1, 9), substr(" p ", 1, 10), substr(" p ", 1, 11), substr(" p ", 1, 12)"
+/* the invoice of channel b (community c) that VA number p stands for */
+#define VA_INVOICE(p)                                                                              \
+    " JOIN invoice i ON i.community_id = b.community_id"                                           \
+    " AND i.serial = va_serial(b.prefix, c.va_length, " p ")"
+
 static const char *const sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
@@ -319,16 +344,23 @@ static const char *const sql[S_COUNT] = {
                   " i.outstanding, i.accepted_at, i.expires_at, i.rq_uuid, i.serial"
                   " FROM invoice i JOIN community c ON c.id = i.community_id"
                   " WHERE c.code = ?1 AND i.doc_no = ?2",
-    [S_INV_VAS] = "SELECT bank_code, va_number FROM va WHERE invoice_id = ?1 ORDER BY bank_code",
+    /* an invoice's VA numbers: one per bank channel of its community, all
+     * with its serial (channels are fixed when the community is added) */
+    [S_INV_VAS] = "SELECT b.bank_code, b.prefix, c.va_length FROM invoice i"
+                  " JOIN community c ON c.id = i.community_id"
+                  " JOIN bank_channel b ON b.community_id = c.id WHERE i.id = ?1"
+                  " ORDER BY b.bank_code",
     [S_BANKINFO_INSERT] = "INSERT INTO bank (bank_code, sig_key, name, created_at)"
                           " VALUES (?1, ?2, nullif(?3, ''), ?4)",
     [S_BANKINFO_GET] =
         "SELECT bank_code, sig_key, coalesce(name, '') FROM bank WHERE bank_code = ?1",
+    /* the channel whose prefix starts the VA number (one at most: SPEC 2),
+     * then the invoice with the serial it encodes */
     [S_VA_FIND] = "SELECT i.id, c.id, c.code, c.ccy, c.partial_payments, i.doc_no,"
                   " coalesce(i.member_name, ''), coalesce(i.description, ''), i.status, i.amount,"
-                  " i.outstanding, i.expires_at FROM va v JOIN invoice i ON i.id = v.invoice_id"
-                  " JOIN community c ON c.id = i.community_id"
-                  " WHERE v.bank_code = ?1 AND v.va_number = ?2",
+                  " i.outstanding, i.expires_at FROM bank_channel b"
+                  " JOIN community c ON c.id = b.community_id" VA_INVOICE(
+                      "?2") " WHERE b.bank_code = ?1 AND b.prefix IN (" VA_PREFIXES("?2") ")",
     [S_PAY_GET] = "SELECT va_number, amount, response FROM payment"
                   " WHERE bank_code = ?1 AND payment_ref = ?2",
     /* the guard in WHERE is what keeps racing payments from taking more
@@ -382,14 +414,17 @@ static const char *const sql[S_COUNT] = {
         " WHERE p.paid_at >= ?1 AND p.paid_at < ?2 AND (?3 IS NULL OR c.code = ?3)"
         " AND (?4 IS NULL OR p.bank_code = ?4) ORDER BY p.paid_at, p.id",
     /* q: an exact doc_no (the unique (community_id, doc_no) index, probed
-     * once per community), VA number (the va primary key, once per bank) or
-     * member_code (invoice_member) */
+     * once per community), VA number (the channels its prefixes name, then
+     * the (community_id, serial) index) or member_code (invoice_member) */
     [S_SEARCH_Q] = INV_ROW INV_COMMUNITY
     " WHERE i.id IN (SELECT id FROM invoice WHERE community_id IN (SELECT id FROM community)"
-    " AND doc_no = ?1 UNION SELECT invoice_id FROM va"
-    " WHERE bank_code IN (SELECT DISTINCT bank_code FROM bank_channel) AND va_number = ?1"
-    " UNION SELECT id FROM invoice WHERE member_code = ?1)" INV_COMM_ANY INV_RANGE_ANY INV_STATUS
-        INV_PAGE,
+    " AND doc_no = ?1 UNION SELECT i.id FROM bank_channel b"
+    " JOIN community c ON c.id = b.community_id" VA_INVOICE(
+        "?1") " WHERE b.bank_code IN (SELECT DISTINCT bank_code FROM bank_channel)"
+              " AND b.prefix IN (" VA_PREFIXES(
+                  "?1") ")"
+                        " UNION SELECT id FROM invoice WHERE member_code = ?1)" INV_COMM_ANY
+                            INV_RANGE_ANY INV_STATUS INV_PAGE,
     /* newest first along the primary key */
     [S_SEARCH_ID] = INV_ROW " NOT INDEXED" INV_COMMUNITY
                             " WHERE 1" INV_COMM_ANY INV_RANGE_ANY INV_STATUS INV_PAGE,
@@ -494,7 +529,6 @@ static struct shared *registry;
 enum bulk_id {
     B_LISTED,  /* which of these doc_nos the community already has */
     B_INVOICE, /* INSERT of invoices with their ids and serials */
-    B_VA,      /* INSERT of VA numbers */
     B_COUNT
 };
 static const int bulk_rows[] = {64, 8, 1}; /* descending; the last is 1 */
@@ -503,7 +537,6 @@ static const int bulk_rows[] = {64, 8, 1}; /* descending; the last is 1 */
 /* parameters: ?1 community_id, ?2 accepted_at, ?3 expires_at, ?4 rq_uuid,
  * then INV_ROW_PARAMS per row */
 #define INV_ROW_PARAMS 12
-#define VA_ROW_PARAMS  3
 
 struct sq {
     struct store base;
@@ -681,6 +714,22 @@ static enum vb_err rewrite_status_checks(struct sq *s)
     return e ? e : off;
 }
 
+/* SQL va_serial(prefix, va_length, va_number): the serial va_number
+ * encodes on that channel, or NULL when it is not one of its VA numbers. */
+static void sql_va_serial(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const unsigned char *prefix = sqlite3_value_text(argv[0]);
+    const unsigned char *va = sqlite3_value_text(argv[2]);
+    int64_t serial;
+    if (prefix && va && strlen((const char *)prefix) <= LIMIT_PREFIX &&
+        va_parse((const char *)prefix, sqlite3_value_int(argv[1]), (const char *)va,
+                 (size_t)sqlite3_value_bytes(argv[2]), &serial))
+        sqlite3_result_int64(ctx, serial);
+    else
+        sqlite3_result_null(ctx);
+}
+
 /* Brings the schema to the newest version inside one write transaction, so
  * two programs opening a fresh file at once cannot both migrate it. */
 static enum vb_err migrate(struct sq *s)
@@ -748,13 +797,6 @@ static enum vb_err bulk_text(enum bulk_id k, int rows, struct buf *b)
                            p + 9, p + 10, p + 11, p + 4);
         }
         break;
-    case B_VA:
-        e = buf_adds(b, "INSERT INTO va (bank_code, va_number, invoice_id) VALUES ");
-        for (int r = 0; !e && r < rows; r++) {
-            int p = 1 + r * VA_ROW_PARAMS;
-            e = buf_printf(b, "%s(?%d, ?%d, ?%d)", r ? ", " : "", p, p + 1, p + 2);
-        }
-        break;
     default:
         e = ERR_INVALID;
     }
@@ -812,6 +854,13 @@ static enum vb_err sq_open(const char *path, struct store **out, char *why, size
     }
     sqlite3_busy_timeout(s->db, LIMIT_BUSY_MS);
     sqlite3_extended_result_codes(s->db, 1);
+    rc = sqlite3_create_function_v2(s->db, "va_serial", 3,
+                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                    sql_va_serial, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        err = fail(s, rc);
+        goto out;
+    }
     err = exec_sql(s, "PRAGMA journal_mode = WAL");
     if (!err)
         err = exec_sql(s, "PRAGMA synchronous = FULL");
@@ -1195,46 +1244,6 @@ static enum vb_err insert_invoices(struct sq *s, const struct store_unit *u, siz
     return ERR_OK;
 }
 
-/* INSERTs the VA numbers of the nacc accepted invoices of u: one per bank
- * channel, all with the invoice's serial. */
-static enum vb_err insert_vas(struct sq *s, const struct store_unit *u, size_t nacc)
-{
-    const struct store_community *c = u->comm;
-    size_t left = nacc * c->nbanks;
-    size_t i = 0, b = 0; /* the next invoice and bank channel */
-    char va[BULK_MAX][VA_MAX];
-    while (left > 0) {
-        int rows;
-        sqlite3_stmt *st = bulk_stmt(s, B_VA, left, &rows);
-        for (int r = 0; r < rows;) {
-            const struct store_result *res = &u->res[i];
-            if (res->outcome != OUT_ACCEPTED) {
-                i++;
-                continue;
-            }
-            if (!va_format(c->banks[b].prefix, c->va_length, res->serial, va[r])) {
-                snprintf(s->base.errmsg, sizeof s->base.errmsg, "serial %lld does not fit bank %s",
-                         (long long)res->serial, c->banks[b].bank_code);
-                return ERR_STORE;
-            }
-            int p = 1 + r * VA_ROW_PARAMS;
-            sqlite3_bind_text(st, p, c->banks[b].bank_code, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, p + 1, va[r], -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, p + 2, res->id);
-            r++;
-            if (++b == c->nbanks) {
-                b = 0;
-                i++;
-            }
-        }
-        enum vb_err e = exec_stmt(s, st);
-        if (e)
-            return e;
-        left -= (size_t)rows;
-    }
-    return ERR_OK;
-}
-
 /* The largest serial every channel of c can hold. */
 static int64_t max_serial(const struct store_community *c)
 {
@@ -1309,8 +1318,6 @@ static enum vb_err apply_unit(struct sq *s, struct store_unit *u)
         nacc++;
     }
     e = insert_invoices(s, u, nacc);
-    if (!e)
-        e = insert_vas(s, u, nacc);
     if (e)
         return e;
     st = stmt(s, S_SERIAL_SET);
@@ -1486,9 +1493,12 @@ static enum vb_err sq_invoice_get(struct store *base, const char *comm_code, con
     st = stmt(s, S_INV_VAS);
     sqlite3_bind_int64(st, 1, inv->id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && inv->nva < LIMIT_BANKS) {
-        copy_text(inv->va[inv->nva].bank_code, sizeof inv->va[0].bank_code, st, 0);
-        copy_text(inv->va[inv->nva].va_number, sizeof inv->va[0].va_number, st, 1);
-        inv->nva++;
+        struct store_va *va = &inv->va[inv->nva];
+        char prefix[LIMIT_PREFIX + 1];
+        copy_text(va->bank_code, sizeof va->bank_code, st, 0);
+        copy_text(prefix, sizeof prefix, st, 1);
+        if (va_format(prefix, sqlite3_column_int(st, 2), inv->serial, va->va_number))
+            inv->nva++;
     }
     enum vb_err e = rc == SQLITE_DONE || rc == SQLITE_ROW ? ERR_OK : fail(s, rc);
     sqlite3_reset(st);

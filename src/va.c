@@ -66,6 +66,27 @@ bool va_format(const char *prefix, int va_length, int64_t serial, char out[VA_MA
     return true;
 }
 
+bool va_parse(const char *prefix, int va_length, const char *va, size_t n, int64_t *serial)
+{
+    size_t plen = strlen(prefix);
+    int width = va_channel_width(va_length, plen);
+    if (va_length < 0 || n != (size_t)va_length || width < 1 || memcmp(va, prefix, plen) != 0)
+        return false;
+    int64_t v = 0, max = va_max_serial(width);
+    for (size_t i = plen; i < plen + (size_t)width; i++) {
+        if (va[i] < '0' || va[i] > '9')
+            return false;
+        v = v * 10 + (va[i] - '0');
+        if (v > max)
+            return false;
+    }
+    char again[VA_MAX];
+    if (!va_format(prefix, va_length, v, again) || memcmp(again, va, n) != 0)
+        return false;
+    *serial = v;
+    return true;
+}
+
 static bool all_digits(const char *s, size_t min, size_t max)
 {
     size_t n = strlen(s);

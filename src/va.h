@@ -36,6 +36,12 @@ int64_t va_max_serial(int width);
  * NUL-terminated).  Returns false when the serial does not fit. */
 bool va_format(const char *prefix, int va_length, int64_t serial, char out[VA_MAX]);
 
+/* The serial of a channel's VA number: true, with *serial set, when
+ * va[0..n) is exactly va_format(prefix, va_length, *serial): the length,
+ * the prefix, the zero-padded digits and the check digit.  A VA number is a
+ * function of its channel and serial, so this inverts it. */
+bool va_parse(const char *prefix, int va_length, const char *va, size_t n, int64_t *serial);
+
 /* Rules for the parts of a bank channel. */
 bool va_bank_code_valid(const char *s);
 bool va_prefix_valid(const char *s);

@@ -73,7 +73,7 @@ class TwoServers(unittest.TestCase):
             for s in got:
                 self.assertIsInstance(s, Server, s)
             rows = db_query(db, "SELECT version FROM schema_version ORDER BY version")
-            self.assertEqual([r[0] for r in rows], ["1", "2", "3", "4", "5"])
+            self.assertEqual([r[0] for r in rows], ["1", "2", "3", "4", "5", "6"])
         finally:
             for s in got:
                 if isinstance(s, Server):

@@ -207,6 +207,45 @@ static void prefix_rules(void **state)
         assert_false(va_prefix_valid(bad[i]));
 }
 
+/* va_parse inverts va_format, and refuses everything va_format cannot make. */
+static void parse_inverts_format(void **state)
+{
+    (void)state;
+    static const int64_t serials[] = {1, 9, 10, 1234, 99999, 123456789, 9999999999LL};
+    char out[VA_MAX];
+    int64_t serial = 0;
+    for (size_t i = 0; i < sizeof serials / sizeof serials[0]; i++) {
+        assert_true(va_format("62806", 16, serials[i], out));
+        assert_true(va_parse("62806", 16, out, strlen(out), &serial));
+        assert_int_equal(serial, serials[i]);
+    }
+    assert_true(va_parse("88712", 16, "8871200000012349", 16, &serial));
+    assert_int_equal(serial, 1234);
+    /* the longest: 21 serial digits, of which a 64-bit serial uses 18 */
+    assert_true(va_format("1", 23, 999999999999999999LL, out));
+    assert_true(va_parse("1", 23, out, 23, &serial));
+    assert_int_equal(serial, 999999999999999999LL);
+
+    static const char *const bad[] = {
+        "6280600000012348",  /* check digit */
+        "628060000001234",   /* one digit short */
+        "62806000000123490", /* one too many */
+        "6280700000012349",  /* another prefix */
+        "62806000000a2349",  /* not a digit */
+        "6280600000000000",  /* serial 0 */
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(va_parse("62806", 16, bad[i], strlen(bad[i]), &serial));
+    /* a length other than the community's, a channel with no serial digit */
+    assert_true(va_format("62806", 17, 1234, out));
+    assert_false(va_parse("62806", 16, out, strlen(out), &serial));
+    assert_false(va_parse("123456789", 10, "1234567890", 10, &serial));
+    /* 21 nines do not fit a serial, whatever the check digit */
+    assert_false(va_parse("1", 23, "19999999999999999999990", 23, &serial));
+    assert_false(va_parse("1", 23, "10010000000000000000000", 23, &serial));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +260,7 @@ int main(void)
         cmocka_unit_test(format_longest_lengths),
         cmocka_unit_test(bank_code_rules),
         cmocka_unit_test(prefix_rules),
+        cmocka_unit_test(parse_inverts_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
