@@ -91,6 +91,12 @@
  * and fsync (group commit): enough to cover every thread's request. */
 #define LIMIT_GROUP_UNITS 64
 
+/* SQLite WAL pages after a commit that wake the background checkpointer
+ * (SQLite's own default threshold), and past which the committing
+ * connection checkpoints itself because the background one fell behind. */
+#define LIMIT_WAL_CHECKPOINT_PAGES 1000
+#define LIMIT_WAL_INLINE_PAGES     4000
+
 /* Storage: milliseconds a transaction waits for a busy database before the
  * request answers 0099 (SPEC 1.4: "stays busy for more than a few seconds"). */
 #define LIMIT_BUSY_MS 5000
