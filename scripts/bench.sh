@@ -4,9 +4,9 @@
 #   scripts/bench.sh
 #
 # Builds vabilld, vabill and the bench/ programs in release mode into
-# build-release, then for every configuration starts a fresh server on a
-# fresh database (a free port, --threads $THREADS), runs vabill-load
-# $RUNS times for $DURATION seconds, records the figures and the server's
+# build-release, then for every configuration, $RUNS times: starts a fresh
+# server on a fresh database (a free port, --threads $THREADS), runs
+# vabill-load for $DURATION seconds, records the figures and the server's
 # peak RSS (VmHWM), and stops it.  The same for the Node peer
 # (../shared/peer-node) when node is installed.  Then a database holding
 # $SEED_INVOICES invoices (vabill-seed, cached in build-release/bench-work),
@@ -148,20 +148,20 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# run_load LABEL ARGS...: RUNS runs of vabill-load against PORT
+# run_load LABEL RUN ARGS...: one run of vabill-load against PORT
 run_load() {
-    label=$1
-    shift
-    r=1
-    while [ "$r" -le "$RUNS" ]; do
-        "$LOAD" --port "$PORT" --tag "$label" -d "$DURATION" "$@" >"$WORK/$label.$r.out" 2>&1 || true
-        grep '^RESULT' "$WORK/$label.$r.out" >>"$RES" || echo "RESULT tag=$label failed=1" >>"$RES"
-        sed -n '2,4p' "$WORK/$label.$r.out"
-        r=$((r + 1))
-    done
+    label=$1 r=$2
+    shift 2
+    "$LOAD" --port "$PORT" --tag "$label" -d "$DURATION" "$@" >"$WORK/$label.$r.out" 2>&1 || true
+    grep '^RESULT' "$WORK/$label.$r.out" >>"$RES" || echo "RESULT tag=$label failed=1" >>"$RES"
+    sed -n '2,4p' "$WORK/$label.$r.out"
 }
 
-# config NAME SERVER(vabill|peer) DB LOAD-ARGS...
+# config NAME SERVER(vabill|peer) DB LOAD-ARGS...: RUNS runs, each on a
+# fresh server and database (fresh.db and peer.db made anew, big.db copied
+# anew from SEED_COPY), so every run measures the same starting state: an
+# accept run adds millions of invoices, and "the empty database" would
+# otherwise be empty for the first run only.
 config() {
     name=$1 server=$2 db=$3
     shift 3
@@ -170,19 +170,28 @@ config() {
         return 0
     fi
     echo "== $name: $* ($RUNS x ${DURATION}s)"
-    if [ "$server" = vabill ]; then
-        if [ "$db" = "$WORK/fresh.db" ]; then
+    r=1
+    while [ "$r" -le "$RUNS" ]; do
+        if [ "$server" = vabill ]; then
+            if [ "$db" = "$WORK/fresh.db" ]; then
+                fresh_db "$db"
+                "$BIN/vabill" --db "$db" community add SGWTES --key "$KEY" --bank 008:62806 \
+                    --bank 009:88712 >/dev/null
+            elif [ -n "${SEED_COPY:-}" ]; then
+                fresh_db "$db"
+                cp "$SEED_COPY" "$db"
+            fi
+            sync # no writeback of the previous run's files during this one
+            start_vabilld "$db" "$name"
+        else
             fresh_db "$db"
-            "$BIN/vabill" --db "$db" community add SGWTES --key "$KEY" --bank 008:62806 \
-                --bank 009:88712 >/dev/null
+            sync
+            start_peer "$db" "$name"
         fi
-        start_vabilld "$db" "$name"
-    else
-        fresh_db "$db"
-        start_peer "$db" "$name"
-    fi
-    run_load "$name" "$@"
-    stop_server "$name"
+        run_load "$name" "$r" "$@"
+        stop_server "$name"
+        r=$((r + 1))
+    done
 }
 
 B="-b 500"
@@ -207,9 +216,9 @@ if [ "$SEED_INVOICES" -gt 0 ] && wanted vabill-big; then
         touch "$seed.done"
     fi
     tail -1 "$WORK/seed-$SEED_INVOICES.log" || true
-    fresh_db "$WORK/big.db"
-    cp "$seed" "$WORK/big.db"
+    SEED_COPY=$seed
     config vabill-big vabill "$WORK/big.db" -c "$CONNS" $B
+    SEED_COPY=
     echo "big_db_bytes $(stat -c %s "$seed")" >>"$CG"
     echo "seed_invoices $SEED_INVOICES" >>"$CG"
 fi
@@ -322,7 +331,7 @@ rss, died = {}, {}
 for line in open(os.path.join(work, "rss.txt")):
     a = line.split()
     if len(a) >= 2:
-        rss[a[0]] = int(a[1])
+        rss[a[0]] = max(rss.get(a[0], 0), int(a[1]))  # the largest of the runs
     if len(a) == 3:
         died[a[0]] = a[2]
 meta = dict(l.rstrip("\n").split(" ", 1) for l in open(os.path.join(work, "meta.txt")) if " " in l)
@@ -356,7 +365,7 @@ w = L.append
 w(f"# Benchmark run {meta.get('started', '')}\n")
 w(f"Written by `scripts/bench.sh` (see docs/PERFORMANCE.md).  Commit {meta.get('commit')}.")
 d = meta.get("duration", "").split()
-w(f"Each configuration: a fresh server and database, {d[2] if len(d) > 2 else '?'} runs of {d[0] if d else '?'} s, vabilld --threads {d[6] if len(d) > 6 else '?'}.")
+w(f"Each configuration: {d[2] if len(d) > 2 else '?'} runs of {d[0] if d else '?'} s, each on a fresh server and database (the big one copied anew), vabilld --threads {d[6] if len(d) > 6 else '?'}.")
 w(f"Figures are medians over the runs; `max` is the largest of the runs; errors are summed.\n")
 w("## Machine\n")
 w("```")
