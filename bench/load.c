@@ -18,6 +18,14 @@
  * Bodies are form-urlencoded (the Espay convention) or, with --json, an
  * application/json object with `invoices` as an object.
  *
+ * Pacing: by default each connection sends its next request as soon as the
+ * last is answered (a closed loop: throughput at saturation, and latency
+ * that includes the queue).  With --rate R the connections together send R
+ * requests a second on a fixed schedule (connection k's i-th request is due
+ * at (i + k / N) * N / R seconds), and latency counts from the due time, so
+ * a late server is charged for the requests it delayed (no coordinated
+ * omission): latency at a given throughput.
+ *
  * Output: a human summary, then one line "RESULT key=value ..." for
  * scripts/bench.sh.  Exit status 0 when no answer failed its check, 1 when
  * some did, 2 on usage errors.
@@ -57,10 +65,13 @@ static const char usage[] =
     "usage: vabill-load [--host H] [--port P] [-c CONNECTIONS] [-d SECONDS] [-n REQUESTS]\n"
     "                   [-b BATCH] [--json] [--replay] [--replay-pool K] [--warmup SECONDS]\n"
     "                   [--comm CODE] [--key KEY] [--utc-offset +HH:MM] [--tag TEXT]\n"
+    "                   [--rate REQUESTS_PER_SECOND]\n"
     "  -c  connections, one thread each (default 8)\n"
     "  -d  measured seconds (default 20); -n instead sends N requests per connection\n"
     "  -b  invoices per request, 1-500 (default 500)\n"
-    "  --warmup  seconds of load before measuring (default 1; 0 with -n)\n";
+    "  --warmup  seconds of load before measuring (default 1; 0 with -n)\n"
+    "  --rate  all connections together send this many requests a second, on a\n"
+    "          fixed schedule; latency counts from each request's due time\n";
 
 struct opts {
     const char *host;
@@ -77,6 +88,7 @@ struct opts {
     const char *key;
     int utc_offset;
     const char *tag;
+    double rate; /* requests per second, all connections; 0: closed loop */
 };
 
 static struct opts o = {
@@ -535,7 +547,7 @@ struct worker {
     struct buf *pool; /* replay bodies */
 };
 
-static double t_measure, t_end; /* monotonic seconds */
+static double t_start, t_measure, t_end; /* monotonic seconds */
 static pthread_barrier_t start_line;
 
 static void note_error(struct worker *w, const char *why)
@@ -626,6 +638,18 @@ static void *run(void *arg)
             b = &body;
         }
         double t0 = now_s();
+        if (o.rate > 0) {
+            /* due time of this connection's i-th request; late: send now */
+            double due = t_start + ((double)i + (double)w->id / o.conns) * o.conns / o.rate;
+            if (!o.requests && due >= t_end)
+                break;
+            if (due > t0) {
+                struct timespec ts = {(time_t)due, (long)((due - (double)(time_t)due) * 1e9)};
+                while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+                    ;
+            }
+            t0 = due;
+        }
         bool ok = exchange(&c, b, &a, why, sizeof why) && judge(&a, o.replay, why, sizeof why);
         double t1 = now_s();
         if (!o.requests && (t0 < t_measure || t1 > t_end))
@@ -723,6 +747,8 @@ int main(int argc, char **argv)
             o.requests = (long)v;
         } else if (strcmp(a, "-b") == 0 && parse_num(s, 1, LIMIT_INVOICES, &v)) {
             o.batch = (int)v;
+        } else if (strcmp(a, "--rate") == 0 && parse_num(s, 0.01, 1e7, &v)) {
+            o.rate = v;
         } else if (strcmp(a, "--replay-pool") == 0 && parse_num(s, 1, 1000, &v)) {
             o.replay_pool = (int)v;
         } else if (strcmp(a, "--warmup") == 0 && parse_num(s, 0, 3600, &v)) {
@@ -764,6 +790,7 @@ int main(int argc, char **argv)
     /* every thread is ready (replay setup done): set the clock, then go */
     pthread_barrier_wait(&start_line);
     double t0 = now_s();
+    t_start = t0;
     t_measure = t0 + o.warmup;
     t_end = t_measure + o.duration;
     double cpu0 = cpu_seconds();
@@ -795,18 +822,21 @@ int main(int argc, char **argv)
     double p50 = 1e3 * pct(lat, nlat, .50), p90 = 1e3 * pct(lat, nlat, .90),
            p99 = 1e3 * pct(lat, nlat, .99), mx = 1e3 * (nlat ? lat[nlat - 1] : 0);
     const char *mode = o.replay ? "replay" : "accept";
-    printf("vabill-load %s%s: %d connections, %d invoices per request, %s bodies, %.1f s\n", o.tag,
+    printf("vabill-load %s%s: %d connections, %d invoices per request, %s bodies, %.1f s", o.tag,
            o.tag[0] ? "" : "run", o.conns, o.batch, o.json ? "JSON" : "form", secs);
+    if (o.rate > 0)
+        printf(", %.1f requests/s scheduled", o.rate);
+    printf("\n");
     printf("  %s: %ld requests (%.1f/s), %ld invoices (%.0f/s), %ld errors\n", mode, requests,
            (double)requests / secs, invoices, (double)invoices / secs, errors);
     printf("  latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", p50, p90, p99, mx);
     printf("  generator CPU: %.1f s (%.0f%% of one core)\n", cpu, 100 * cpu / (t1 - t0));
     printf("RESULT tag=%s mode=%s body=%s batch=%d conns=%d secs=%.2f requests=%ld invoices=%ld"
            " rps=%.1f ips=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f errors=%ld"
-           " client_cpu_s=%.2f\n",
+           " client_cpu_s=%.2f rate=%.1f\n",
            o.tag[0] ? o.tag : "-", mode, o.json ? "json" : "form", o.batch, o.conns, secs, requests,
            invoices, (double)requests / secs, (double)invoices / secs, p50, p90, p99, mx, errors,
-           cpu);
+           cpu, o.rate);
     free(lat);
     free(ws);
     return errors || setup_failed || requests == 0 ? 1 : 0;
