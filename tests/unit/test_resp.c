@@ -171,27 +171,37 @@ static void invoice(struct invoice *inv, const char *doc_no, const char *descrip
     "\"INV\\\"BAD\":{\"error_code\":\"0003\",\"error_msg\":\"Invalid format = Amount\","           \
     "\"doc_ref_no\":\"\"}"
 
+/* The SPEC's example batch: one listed, one accepted, one refused. */
+struct spec_example {
+    struct store_community c;
+    struct invoice inv[3];
+    struct store_result res[3];
+    int offset;
+    struct store_unit u;
+};
+
+static void spec_example(struct spec_example *x)
+{
+    community(&x->c);
+    invoice(&x->inv[0], "INVZSKSK022", "listed already");
+    invoice(&x->inv[1], "INVZSKSK023", "VA Payment Test");
+    invoice(&x->inv[2], "INV\"BAD", NULL);
+    x->inv[2].fail = (struct fail){CODE_FORMAT, "Amount", 6};
+    x->res[0] = (struct store_result){OUT_LISTED, 0, 0};
+    x->res[1] = (struct store_result){OUT_ACCEPTED, 123, 1234};
+    x->res[2] = (struct store_result){OUT_REFUSED, 0, 0};
+    x->offset = WIB;
+    unit(&x->u, &x->c, x->inv, x->res, 3, &x->offset);
+}
+
 static void batch_spec_example(void **state)
 {
     (void)state;
-    struct store_community c;
-    community(&c);
-    struct invoice inv[3];
-    invoice(&inv[0], "INVZSKSK022", "listed already");
-    invoice(&inv[1], "INVZSKSK023", "VA Payment Test");
-    invoice(&inv[2], "INV\"BAD", NULL);
-    inv[2].fail = (struct fail){CODE_FORMAT, "Amount", 6};
-    struct store_result res[3] = {
-        {OUT_LISTED, 0, 0},
-        {OUT_ACCEPTED, 123, 1234},
-        {OUT_REFUSED, 0, 0},
-    };
-    int offset = WIB;
-    struct store_unit u;
-    unit(&u, &c, inv, res, 3, &offset);
+    struct spec_example x;
+    spec_example(&x);
     struct buf b;
     buf_init(&b, 1 << 20);
-    assert_int_equal(resp_batch(&u, &b), ERR_OK);
+    assert_int_equal(resp_batch(&x.u, &b), ERR_OK);
     assert_string_equal(b.p, "{\"rq_uuid\":\"UUID001\",\"rs_datetime\":\"2026-11-24 10:00:01\","
                              "\"error_code\":\"0000\",\"error_message\":\"Success\","
                              "\"invoices\":{" INV022 "," INV023 "," INVBAD "},"
@@ -312,27 +322,14 @@ static void batch_all_failed_and_offset(void **state)
 static void stored_records(void **state)
 {
     (void)state;
-    struct store_community c;
-    community(&c);
-    struct invoice inv[3];
-    invoice(&inv[0], "INVZSKSK022", "listed already");
-    invoice(&inv[1], "INVZSKSK023", "VA Payment Test");
-    invoice(&inv[2], "INV\"BAD", NULL);
-    inv[2].fail = (struct fail){CODE_FORMAT, "Amount", 6};
-    struct store_result res[3] = {
-        {OUT_LISTED, 0, 0},
-        {OUT_ACCEPTED, 123, 1234},
-        {OUT_REFUSED, 0, 0},
-    };
-    int offset = WIB;
-    struct store_unit u;
-    unit(&u, &c, inv, res, 3, &offset);
+    struct spec_example x;
+    spec_example(&x);
     struct buf rec, answer, again;
     buf_init(&rec, 1 << 20);
     buf_init(&answer, 1 << 20);
     buf_init(&again, 1 << 20);
-    assert_int_equal(resp_record(&u, &rec), ERR_OK);
-    assert_int_equal(resp_batch(&u, &answer), ERR_OK);
+    assert_int_equal(resp_record(&x.u, &rec), ERR_OK);
+    assert_int_equal(resp_batch(&x.u, &answer), ERR_OK);
     assert_int_equal(resp_from_stored(rec.p, rec.len, &again), ERR_OK);
     assert_int_equal(again.len, answer.len);
     assert_memory_equal(again.p, answer.p, answer.len);
