@@ -356,11 +356,15 @@ static const char *const sql[S_COUNT] = {
         "SELECT bank_code, sig_key, coalesce(name, '') FROM bank WHERE bank_code = ?1",
     /* the channel whose prefix starts the VA number (one at most: SPEC 2),
      * then the invoice with the serial it encodes */
+    /* (the macros sit in the text where they join) */
+    /* clang-format off */
     [S_VA_FIND] = "SELECT i.id, c.id, c.code, c.ccy, c.partial_payments, i.doc_no,"
                   " coalesce(i.member_name, ''), coalesce(i.description, ''), i.status, i.amount,"
                   " i.outstanding, i.expires_at FROM bank_channel b"
-                  " JOIN community c ON c.id = b.community_id" VA_INVOICE(
-                      "?2") " WHERE b.bank_code = ?1 AND b.prefix IN (" VA_PREFIXES("?2") ")",
+                  " JOIN community c ON c.id = b.community_id"
+                  VA_INVOICE("?2")
+                  " WHERE b.bank_code = ?1 AND b.prefix IN (" VA_PREFIXES("?2") ")",
+    /* clang-format on */
     [S_PAY_GET] = "SELECT va_number, amount, response FROM payment"
                   " WHERE bank_code = ?1 AND payment_ref = ?2",
     /* the guard in WHERE is what keeps racing payments from taking more
@@ -416,15 +420,17 @@ static const char *const sql[S_COUNT] = {
     /* q: an exact doc_no (the unique (community_id, doc_no) index, probed
      * once per community), VA number (the channels its prefixes name, then
      * the (community_id, serial) index) or member_code (invoice_member) */
+    /* clang-format off */
     [S_SEARCH_Q] = INV_ROW INV_COMMUNITY
     " WHERE i.id IN (SELECT id FROM invoice WHERE community_id IN (SELECT id FROM community)"
-    " AND doc_no = ?1 UNION SELECT i.id FROM bank_channel b"
-    " JOIN community c ON c.id = b.community_id" VA_INVOICE(
-        "?1") " WHERE b.bank_code IN (SELECT DISTINCT bank_code FROM bank_channel)"
-              " AND b.prefix IN (" VA_PREFIXES(
-                  "?1") ")"
-                        " UNION SELECT id FROM invoice WHERE member_code = ?1)" INV_COMM_ANY
-                            INV_RANGE_ANY INV_STATUS INV_PAGE,
+    " AND doc_no = ?1"
+    " UNION SELECT i.id FROM bank_channel b JOIN community c ON c.id = b.community_id"
+    VA_INVOICE("?1")
+    " WHERE b.bank_code IN (SELECT DISTINCT bank_code FROM bank_channel)"
+    " AND b.prefix IN (" VA_PREFIXES("?1") ")"
+    " UNION SELECT id FROM invoice WHERE member_code = ?1)"
+    INV_COMM_ANY INV_RANGE_ANY INV_STATUS INV_PAGE,
+    /* clang-format on */
     /* newest first along the primary key */
     [S_SEARCH_ID] = INV_ROW " NOT INDEXED" INV_COMMUNITY
                             " WHERE 1" INV_COMM_ANY INV_RANGE_ANY INV_STATUS INV_PAGE,
@@ -568,7 +574,6 @@ struct sq {
     struct shared *shared; /* NULL for an in-memory database */
 };
 
-/* The shared state of the file behind db, made on first use. */
 static void *checkpointer_main(void *arg)
 {
     struct shared *sh = arg;
@@ -636,6 +641,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK;
 }
 
+/* The shared state of the file behind db, made on first use. */
 static struct shared *shared_get(sqlite3 *db)
 {
     const char *path = sqlite3_db_filename(db, "main");
