@@ -201,7 +201,7 @@ static const char *const migrations[] = {
     "SELECT 1",
     /* 6: nothing here either.  SQLite's migration 6 drops its va table and
      * derives VA numbers from channel and serial; PostgreSQL keeps its va
-     * rows (their inserts are not its bound: see docs/PERFORMANCE.md). */
+     * rows for now (the same lever would apply: docs/PERFORMANCE.md). */
     "SELECT 1",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
