@@ -76,9 +76,10 @@ bool va_parse(const char *prefix, int va_length, const char *va, size_t n, int64
     for (size_t i = plen; i < plen + (size_t)width; i++) {
         if (va[i] < '0' || va[i] > '9')
             return false;
-        v = v * 10 + (va[i] - '0');
-        if (v > max)
+        int d = va[i] - '0';
+        if (v > (max - d) / 10) /* v * 10 + d > max, without overflowing */
             return false;
+        v = v * 10 + d;
     }
     char again[VA_MAX];
     if (!va_format(prefix, va_length, v, again) || memcmp(again, va, n) != 0)
