@@ -522,6 +522,13 @@ struct checkpointer {
  * units) and commits it in one transaction, one fsync, each unit in its
  * own savepoint; the others wait until their own unit is done.  A unit is
  * answered only after the commit that holds it returned.
+ *
+ * writer: the connection every group is committed on, whichever thread
+ * leads it.  In WAL mode a connection drops its whole page cache when it
+ * finds that another one has written since its last transaction; with
+ * leaders taking turns on their own connections, every group started cold
+ * and read back the b-tree pages the group before had just written.  Opened
+ * by the first leader, used only under write_mu.
  */
 struct pending {
     struct store_unit **units;
@@ -540,6 +547,8 @@ struct shared {
     pthread_cond_t q_cv;
     struct pending *head, *tail;
     bool leader;
+    struct sq *writer;
+    bool writer_tried;
     struct checkpointer ckpt;
     struct shared *next;
 };
@@ -640,6 +649,10 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK;
 }
 
+static void sq_close(struct store *base);
+static enum vb_err sq_connect(const char *path, struct shared *writer_of, struct sq **out,
+                              char *why, size_t whylen);
+
 /* The shared state of the file behind db, made on first use. */
 static struct shared *shared_get(sqlite3 *db)
 {
@@ -682,6 +695,8 @@ static void shared_put(struct shared *sh)
             at = &(*at)->next;
         *at = sh->next;
         checkpointer_stop(&sh->ckpt);
+        if (sh->writer)
+            sq_close(&sh->writer->base);
         pthread_mutex_destroy(&sh->ckpt.mu);
         pthread_cond_destroy(&sh->ckpt.cv);
         pthread_mutex_destroy(&sh->write_mu);
@@ -929,7 +944,11 @@ static sqlite3_stmt *bulk_stmt(struct sq *s, enum bulk_id k, size_t left, int *r
     return s->bulk[k][j];
 }
 
-static enum vb_err sq_open(const char *path, struct store **out, char *why, size_t whylen)
+/* A connection to path.  writer_of: NULL for an ordinary one, which joins
+ * the file's shared state; else the shared state whose writer this is (it
+ * does not hold a reference: the shared state owns it). */
+static enum vb_err sq_connect(const char *path, struct shared *writer_of, struct sq **out,
+                              char *why, size_t whylen)
 {
     struct sq *s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -971,10 +990,10 @@ static enum vb_err sq_open(const char *path, struct store **out, char *why, size
      * that existed before it: ~150 pages per 500-invoice batch). */
     if (!err)
         err = exec_sql(s, "PRAGMA temp_store = MEMORY");
-    if (!err)
-        s->shared = in_memory ? NULL : shared_get(s->db);
-    if (!err && s->shared)
-        sqlite3_wal_hook(s->db, wal_hook, s->shared);
+    if (!err && !in_memory && writer_of == NULL)
+        s->shared = shared_get(s->db);
+    if (!err && (s->shared || writer_of))
+        sqlite3_wal_hook(s->db, wal_hook, s->shared ? s->shared : writer_of);
     if (!err) {
         write_lock(s);
         err = migrate(s);
@@ -994,8 +1013,16 @@ out:
         sq_close(&s->base);
         return err;
     }
-    *out = &s->base;
+    *out = s;
     return ERR_OK;
+}
+
+static enum vb_err sq_open(const char *path, struct store **out, char *why, size_t whylen)
+{
+    struct sq *s = NULL;
+    enum vb_err e = sq_connect(path, NULL, &s, why, whylen);
+    *out = s ? &s->base : NULL;
+    return e;
 }
 
 static enum vb_err sq_ping(struct store *base)
@@ -1505,15 +1532,22 @@ static void lead_group(struct sq *s, struct shared *sh)
     pthread_mutex_unlock(&sh->q_mu);
 
     write_lock(s);
-    s->base.errmsg[0] = '\0';
-    enum vb_err e = commit_batch(s, batch, n);
+    if (!sh->writer_tried) {
+        char why[sizeof s->base.errmsg];
+        sh->writer_tried = true;
+        if (sq_connect(sh->path, sh, &sh->writer, why, sizeof why) != ERR_OK)
+            sh->writer = NULL; /* each leader commits on its own connection */
+    }
+    struct sq *w = sh->writer ? sh->writer : s;
+    w->base.errmsg[0] = '\0';
+    enum vb_err e = commit_batch(w, batch, n);
     write_unlock(s);
 
     pthread_mutex_lock(&sh->q_mu);
     for (struct pending *p = taken; p; p = p->next) {
         p->err = e;
-        if (e && p->errmsg != s->base.errmsg)
-            memcpy(p->errmsg, s->base.errmsg, sizeof s->base.errmsg);
+        if (e && p->errmsg != w->base.errmsg)
+            memcpy(p->errmsg, w->base.errmsg, sizeof w->base.errmsg);
         p->done = true;
     }
 }
