@@ -93,8 +93,9 @@
 
 /* SQLite WAL pages after a commit that wake the background checkpointer
  * (SQLite's own default threshold), and past which the committing
- * connection checkpoints what is left itself, so that the WAL (16 MiB at
- * most, give or take a group) starts over. */
+ * connection checkpoints what is left itself (only when the checkpointer
+ * falls behind), so that the WAL (16 MiB at most, give or take a group)
+ * starts over. */
 #define LIMIT_WAL_CHECKPOINT_PAGES 1000
 #define LIMIT_WAL_INLINE_PAGES     4000
 
