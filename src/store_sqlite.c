@@ -1003,6 +1003,11 @@ static enum vb_err sq_connect(const char *path, struct shared *writer_of, struct
      * that existed before it: ~150 pages per 500-invoice batch). */
     if (!err)
         err = exec_sql(s, "PRAGMA temp_store = MEMORY");
+    if (!err && writer_of) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%d", LIMIT_WRITER_CACHE_KIB);
+        err = exec_sql(s, pragma);
+    }
     if (!err && !in_memory && writer_of == NULL)
         s->shared = shared_get(s->db);
     if (!err && (s->shared || writer_of))
